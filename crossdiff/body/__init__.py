@@ -1,0 +1,1 @@
+"""Body models: SMPL through smplx, the built-in mannequin, and fitting to joints."""

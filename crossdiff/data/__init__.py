@@ -1,0 +1,1 @@
+"""Datasets (HumanML3D/KIT folders, in-the-wild 2D, synthetic generator), words and collate functions."""

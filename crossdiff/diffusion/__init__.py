@@ -1,0 +1,1 @@
+"""Gaussian diffusion: schedules, samplers and classifier-free guidance."""

@@ -1,0 +1,1 @@
+"""Evaluation: T2M evaluator networks, metrics and the test protocol."""

@@ -1,0 +1,1 @@
+"""Denoising networks: CrossDiff and the MDM baseline."""

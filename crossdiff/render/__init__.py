@@ -1,0 +1,1 @@
+"""Rendering: matplotlib stick figures and the Blender scene."""

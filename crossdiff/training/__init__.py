@@ -1,0 +1,1 @@
+"""Training: losses per cross path and mode, the trainer loop, checkpoints."""

@@ -1,0 +1,1 @@
+"""Data-preparation command-line tools; each docstring lists the files it writes."""

@@ -1,0 +1,36 @@
+"""Shared fixtures: the golden data folder (../shared/golden) and small helpers.
+
+Golden conformance tests skip with a reason when the folder is absent (e.g. a bare clone);
+CI runs with shared/ beside the clone, so there they always run.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+GOLDEN = Path(os.environ.get("CROSSDIFF_GOLDEN", REPO.parent / "shared" / "golden"))
+
+
+@pytest.fixture(scope="session")
+def golden_dir() -> Path:
+    if not (GOLDEN / "manifest.json").is_file():
+        pytest.skip(f"golden data not found at {GOLDEN} (set CROSSDIFF_GOLDEN)")
+    return GOLDEN
+
+
+@pytest.fixture(scope="session")
+def golden(golden_dir):
+    """golden('case1_hml3d_features') -> the loaded npz."""
+    cache = {}
+
+    def load(name: str):
+        if name not in cache:
+            cache[name] = np.load(golden_dir / f"{name}.npz")
+        return cache[name]
+
+    return load

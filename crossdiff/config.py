@@ -1,0 +1,119 @@
+"""Configuration: `configs/base.yaml` ⊕ a stage file ⊕ `key=value` overrides, in struct mode.
+
+`base.yaml` holds every key once with its default and a comment. A stage file and the command
+line may only change existing keys; an unknown key is a `UserError` naming the closest known key.
+An override key that exists in exactly one section may be written without its section
+(`lr=1e-5` means `train.lr=1e-5`), so the seed's commands (`test_checkpoint=...`) keep working.
+The merged config is read-only: derived values live in the runtime, never written back.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Iterable
+
+from omegaconf import DictConfig, OmegaConf
+
+from crossdiff.errors import UserError
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+BASE_CONFIG = CONFIG_DIR / "base.yaml"
+
+
+def load_config(cfg_path: str | Path | None = None, overrides: Iterable[str] = ()) -> DictConfig:
+    """Return the merged, read-only config for `cfg_path` (a stage file) and `overrides` (`key=value`)."""
+    base = _load_yaml(BASE_CONFIG)
+    known = _flat_keys(base)
+    cfg = base
+    if cfg_path is not None:
+        stage = _load_yaml(Path(cfg_path))
+        _check_keys(_flat_keys(stage), known, source=str(cfg_path))
+        cfg = OmegaConf.merge(cfg, stage)
+    dotlist = [_qualify(item, known) for item in overrides]
+    if dotlist:
+        cli = OmegaConf.from_dotlist(dotlist)
+        _check_types(cli, base)
+        cfg = OmegaConf.merge(cfg, cli)
+    OmegaConf.set_struct(cfg, True)
+    OmegaConf.set_readonly(cfg, True)
+    return cfg
+
+
+def to_yaml(cfg: DictConfig) -> str:
+    """The resolved config as YAML text (what every run writes next to its outputs)."""
+    return OmegaConf.to_yaml(cfg, resolve=True)
+
+
+def section_kwargs(section: DictConfig) -> dict:
+    """A config section as plain keyword arguments for a builder (config stops at the builders)."""
+    return OmegaConf.to_container(section, resolve=True)
+
+
+def _load_yaml(path: Path) -> DictConfig:
+    if not path.is_file():
+        raise UserError(f"config file not found: {path} (stage configs live in {CONFIG_DIR})")
+    try:
+        cfg = OmegaConf.load(path)
+    except Exception as e:  # yaml syntax errors carry line numbers
+        raise UserError(f"{path}: not valid YAML: {e}") from e
+    if not isinstance(cfg, DictConfig):
+        raise UserError(f"{path}: a config file must be a mapping of keys to values")
+    return cfg
+
+
+def _flat_keys(cfg: DictConfig, prefix: str = "") -> list[str]:
+    keys = []
+    for key, value in cfg.items_ex(resolve=False):
+        name = f"{prefix}{key}"
+        keys.append(name)
+        if isinstance(value, DictConfig):
+            keys.extend(_flat_keys(value, prefix=f"{name}."))
+    return keys
+
+
+def _closest(key: str, known: list[str]) -> str:
+    leaf = key.split(".")[-1]
+    candidates = difflib.get_close_matches(key, known, n=1, cutoff=0.5)
+    if not candidates:
+        candidates = [k for k in known if k.split(".")[-1] in difflib.get_close_matches(leaf, [k.split(".")[-1] for k in known], n=1, cutoff=0.5)]
+    return f"; did you mean '{candidates[0]}'?" if candidates else ""
+
+
+def _check_keys(keys: list[str], known: list[str], source: str) -> None:
+    for key in keys:
+        if key not in known:
+            raise UserError(f"{source}: unknown config key '{key}'{_closest(key, known)} (every key is listed in {BASE_CONFIG})")
+
+
+def _qualify(item: str, known: list[str]) -> str:
+    """Turn `key=value` into `section.key=value` when `key` names exactly one leaf."""
+    if "=" not in item:
+        raise UserError(f"command-line override '{item}' must look like key=value")
+    key, value = item.split("=", 1)
+    key = key.strip().lstrip("+")
+    if key in known:
+        return f"{key}={value}"
+    matches = [k for k in known if k.endswith(f".{key}")]
+    if len(matches) == 1:
+        return f"{matches[0]}={value}"
+    if len(matches) > 1:
+        raise UserError(f"override '{key}' is ambiguous: write one of {', '.join(matches)}")
+    raise UserError(f"unknown config key '{key}'{_closest(key, known)} (every key is listed in {BASE_CONFIG})")
+
+
+def _check_types(cli: DictConfig, base: DictConfig, prefix: str = "") -> None:
+    """Reject overrides whose type cannot stand for the default's (e.g. batch_size=abc)."""
+    for key, value in cli.items_ex(resolve=False):
+        default = base.get(key)
+        name = f"{prefix}{key}"
+        if isinstance(value, DictConfig) and isinstance(default, DictConfig):
+            _check_types(value, default, prefix=f"{name}.")
+        elif default is None or value is None:
+            continue
+        elif isinstance(default, bool) and not isinstance(value, bool):
+            raise UserError(f"config key '{name}' expects true/false, got {value!r}")
+        elif isinstance(default, (int, float)) and not isinstance(default, bool) and not isinstance(value, (int, float)):
+            raise UserError(f"config key '{name}' expects a number, got {value!r}")
+        elif isinstance(default, float) and isinstance(value, bool):
+            raise UserError(f"config key '{name}' expects a number, got {value!r}")

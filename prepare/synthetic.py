@@ -134,7 +134,7 @@ def _prepare_folder(out: Path, overwrite: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
-def write_preview(out: Path, count: int, seed: int, ids: list[str], videos: bool = True) -> list[Path]:
+def write_preview(out: Path, count: int, seed: int, ids: list[str], progress: bool = True) -> list[Path]:
     """A contact sheet of `count` random clips (and one mp4 each) under out/preview/."""
     from crossdiff.render.stick import contact_sheet, render_3d
 
@@ -146,7 +146,7 @@ def write_preview(out: Path, count: int, seed: int, ids: list[str], videos: bool
         first_caption = (out / "texts" / f"{cid}.txt").read_text().splitlines()[0].split("#")[0]
         clips.append((cid, joints, first_caption))
     written = [contact_sheet([(j, f"{cid}: {c}") for cid, j, c in clips], out / "preview" / "contact_sheet.png")]
-    for cid, joints, caption in tqdm(clips if videos else [], desc="preview videos", unit="video"):
+    for cid, joints, caption in tqdm(clips, desc="preview videos", unit="video", disable=not progress):
         written.append(render_3d(joints, out / "preview" / f"{cid}.mp4", title=caption))
     return written
 
@@ -175,7 +175,7 @@ def main(out="data/synthetic", clips: int = DEFAULT_CLIPS, seed: int = 0, worker
                                   "clips_meta": clip_meta})
     summary = {"clips": clips, "motions": 2 * clips, "seconds": round(time.perf_counter() - started, 2)}
     if preview:
-        write_preview(out, preview, seed, splits["train"] + splits["val"] + splits["test"])
+        write_preview(out, preview, seed, splits["train"] + splits["val"] + splits["test"], progress)
     summary["bytes"] = folder_size(out)
     return summary
 

@@ -298,7 +298,7 @@ def test_preview_writes_a_contact_sheet_and_videos(tiny, tmp_path):
 
     from prepare.synthetic import write_preview
 
-    written = write_preview(tiny, 2, SEED, _ids(tiny, "test"))
+    written = write_preview(tiny, 2, SEED, _ids(tiny, "test"), progress=False)
     assert written[0].name == "contact_sheet.png" and written[0].stat().st_size > 10_000
     for video in written[1:]:
         frames = imageio_ffmpeg.count_frames_and_secs(str(video))[0]

@@ -17,6 +17,8 @@ from crossdiff.errors import UserError
 from crossdiff.io import NUMPY_CLASSES, restricted_pickle_load
 
 BODY_POSE_DIM = 69
+# numpy arrays, plus the bytes helper a protocol-2 pickle written by Python 3 refers to.
+GMM_PICKLE_CLASSES = NUMPY_CLASSES | {("_codecs", "encode")}
 
 
 class GMMPosePrior:
@@ -36,7 +38,7 @@ class GMMPosePrior:
     @classmethod
     def load(cls, path: str | Path) -> "GMMPosePrior":
         """Read SMPLify's `gmm_08.pkl` (dict with means [K,69], covars [K,69,69], weights [K])."""
-        data = restricted_pickle_load(path, NUMPY_CLASSES)
+        data = restricted_pickle_load(path, GMM_PICKLE_CLASSES)
         if not isinstance(data, dict) or not {"means", "covars", "weights"} <= set(data):
             raise UserError(f"{path}: not a GMM pose prior (expected a dict with means, covars, weights)")
         means, covars, weights = (np.asarray(data[k], dtype=np.float64) for k in ("means", "covars", "weights"))

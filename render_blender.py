@@ -19,6 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from crossdiff.errors import EXIT_USER_ERROR, UserError  # noqa: E402
 
+LENS_MM = 50.0
+
 
 def _resolution(text: str) -> tuple[int, int]:
     try:
@@ -54,18 +56,33 @@ def main(argv: list[str]) -> int:
     try:
         import bpy  # noqa: F401  (only present inside Blender or with the bpy wheel)
     except ImportError:
+        from crossdiff.render.blender_inputs import load_sequence
         from crossdiff.render.blender_launch import run_in_blender
 
+        load_sequence(args.file, args.faces)            # report bad input before starting Blender
         forwarded = [a for a in argv if not a.startswith("--blender")]
         if args.blender and args.blender in forwarded:
             forwarded.remove(args.blender)
         return run_in_blender(Path(__file__).resolve(), forwarded, args.blender)
+    return render_here(args)
+
+
+def render_here(args: argparse.Namespace) -> int:
+    """Check and prepare the input with numpy, then build and render the Blender scene."""
+    from crossdiff.render.blender_inputs import camera_track, default_output, field_of_view, load_sequence
     from crossdiff.render.blender_scene import RenderOptions, render
 
-    options = RenderOptions(file=args.file, out=args.out, mode=args.mode, resolution=args.resolution,
-                            samples=args.samples, engine=args.engine, device=args.device, faces=args.faces,
-                            frame=args.frame, ffmpeg=args.ffmpeg, keep_frames=args.keep_frames)
-    print(f"render_blender: wrote {render(options)}")
+    sequence = load_sequence(args.file, args.faces)
+    if args.mode == "frame" and not 0 <= args.frame < len(sequence.vertices):
+        raise UserError(f"--frame {args.frame}: {args.file} has frames 0..{len(sequence.vertices) - 1}")
+    if args.samples < 1:
+        raise UserError(f"--samples {args.samples}: must be at least 1")
+    track = camera_track(sequence.vertices, field_of_view(args.resolution, LENS_MM), follow=args.mode != "sequence")
+    out = (args.out or default_output(args.file, args.mode)).resolve()
+    options = RenderOptions(out=out, mode=args.mode, resolution=args.resolution, samples=args.samples,
+                            engine=args.engine, device=args.device, lens_mm=LENS_MM, frame=args.frame,
+                            ffmpeg=args.ffmpeg, keep_frames=args.keep_frames)
+    print(f"render_blender: wrote {render(sequence, track, options)}")
     return 0
 
 

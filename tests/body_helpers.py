@@ -25,6 +25,7 @@ def t2m_like_joints() -> np.ndarray:
     offsets = RAW_DIRECTIONS * BONE_LENGTHS[:, None]
     offsets[[1, 2], 1] -= 0.08                                    # hips sit below the pelvis joint
     offsets[[10, 11], 1] -= 0.06                                  # toes below the ankles
+    offsets[15] = [0.0, 0.09, 0.05]                               # the head sits above the neck
     offsets[[16, 17], 0] = [0.12, -0.12]                          # shoulders out to the side
     offsets[[16, 17], 1] = 0.02
     joints = np.zeros((22, 3))

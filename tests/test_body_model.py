@@ -93,7 +93,6 @@ def test_licensed_smpl_file_is_preferred_and_logged(tmp_path, smpl_files, caplog
 
 
 def test_without_smpl_files_the_mannequin_is_built_and_logged(tmp_path, caplog):
-    pytest.importorskip("crossdiff.skeleton", reason="the mannequin's default skeleton comes from crossdiff.skeleton")
     logger = logging.getLogger("test_body_model")
     with caplog.at_level(logging.INFO, logger="test_body_model"):
         body = load_body_model(None, tmp_path, logger=logger)

@@ -46,7 +46,7 @@ def _limb(name: str, start, end, radius_start, radius_end, skin_joint: int) -> S
 def segments() -> list[Segment]:
     """The capsule layout. Radii are (e1, e2) semi-axes in metres (see capsules.cross_section_frame)."""
     segs = [
-        Segment("pelvis", ("extend", 2, 1, 0.02), ("extend", 1, 2, 0.02), (0.09, 0.10), (0.09, 0.10), 0, "torso"),
+        Segment("pelvis", 1, 2, (0.085, 0.095), (0.085, 0.095), 0, "torso"),
         Segment("abdomen", 0, 3, (0.135, 0.095), (0.13, 0.09), 0, "torso"),
         Segment("waist", 3, 6, (0.13, 0.09), (0.135, 0.095), 3, "torso"),
         Segment("chest", 6, 9, (0.135, 0.095), (0.15, 0.10), 6, "torso"),
@@ -246,11 +246,23 @@ def build_mannequin(canonical_joints: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def default_canonical_joints() -> np.ndarray:
-    """The T2M canonical skeleton [22, 3] (crossdiff.skeleton)."""
-    from crossdiff.skeleton import SKELETONS
+# Stand-in for crossdiff.skeleton's T2M canonical joints, which were not in the repository when the
+# mannequin was written: a left/right-symmetric T2M-proportioned rest skeleton (metres, y up, facing
+# +z, arms down, lowest point on the floor). Swap in SKELETONS["t2m"].canonical_joints once it exists
+# so that HumanML3D joints match the mannequin's bones exactly.
+T2M_REST_JOINTS = np.array([
+    (0.000, 0.976, 0.000), (0.064, 0.880, 0.003), (-0.064, 0.880, 0.003), (0.000, 1.098, -0.023),
+    (0.076, 0.473, 0.005), (-0.076, 0.473, 0.005), (0.000, 1.236, -0.010), (0.069, 0.056, -0.029),
+    (-0.069, 0.056, -0.029), (0.000, 1.296, 0.013), (0.091, 0.000, 0.103), (-0.091, 0.000, 0.103),
+    (0.000, 1.535, -0.021), (0.078, 1.414, 0.001), (-0.078, 1.414, 0.001), (0.000, 1.636, 0.032),
+    (0.204, 1.455, -0.011), (-0.204, 1.455, -0.011), (0.235, 1.177, -0.022), (-0.235, 1.177, -0.022),
+    (0.248, 0.909, -0.001), (-0.248, 0.909, -0.001),
+])
 
-    return np.asarray(SKELETONS["t2m"].canonical_joints, dtype=np.float64)
+
+def default_canonical_joints() -> np.ndarray:
+    """The rest skeleton [22, 3] the default mannequin is built on."""
+    return T2M_REST_JOINTS.copy()
 
 
 def ensure_mannequin(path: str | Path, canonical_joints: np.ndarray | None = None) -> Path:

@@ -3,7 +3,8 @@
 - `load_sequence`: a `_mesh.npy` `[T, V, 3]` with its faces (from the matching `_smpl.npz`, or a
   faces file), or a joints `.npy` `[T, 22, 3]` turned into a stick figure of spheres and cylinders.
 - `to_blender_axes`: HumanML3D / SMPL coordinates (metres, y up, facing +z) -> Blender's z up.
-- `camera_track`: where the camera looks each frame and how far back it stands to frame the body.
+- `camera_track`: where the camera looks each frame and how far back it stands to frame the body;
+  `field_of_view`: the angle a lens covers at a resolution; `default_output`: output file names.
 
 Only the standard library and numpy are imported here (plus the stdlib-only crossdiff.errors).
 """
@@ -143,6 +144,18 @@ class CameraTrack:
 # The original's view direction (SPEC §10.3: camera at (7.36, -6.93, 5.6) relative to the body):
 # in front of the body, to its left, and above it.
 VIEW_DIRECTION = np.array([7.36, -6.93, 5.6]) / np.linalg.norm([7.36, -6.93, 5.6])
+
+
+def field_of_view(resolution: tuple[int, int], lens_mm: float, sensor_mm: float = 36.0) -> float:
+    """The narrower view angle (radians) of a camera whose sensor spans the image's long side."""
+    long_side = 2 * math.atan(sensor_mm / 2 / lens_mm)
+    return 2 * math.atan(math.tan(long_side / 2) * min(resolution) / max(resolution))
+
+
+def default_output(file: Path, mode: str) -> Path:
+    """`X_mesh.npy` / `X.npy` -> `X_blender.mp4`, `X_sequence.png` or `X_frame.png` beside it."""
+    stem = file.name.removesuffix(".npy").removesuffix("_mesh")
+    return file.with_name(stem + {"video": "_blender.mp4", "sequence": "_sequence.png", "frame": "_frame.png"}[mode])
 
 
 def camera_track(vertices: np.ndarray, fov: float, follow: bool = True, smoothing: int = 15) -> CameraTrack:

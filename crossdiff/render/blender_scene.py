@@ -1,13 +1,15 @@
 """The Blender scene: runs inside Blender 3.4+ / 4.x (or the `bpy` wheel); stdlib + numpy + bpy only.
 
-`render(options)` builds a scene (white world, a floor, a soft sun plus a fill light, a camera that
-frames and follows the body), then renders a `_mesh.npy` or joints `.npy`:
+`render(sequence, track, options)` builds a scene (white world, a floor, a soft sun plus a fill
+light, a camera that frames and follows the body) and renders the geometry prepared by
+`crossdiff.render.blender_inputs` (a `_mesh.npy` or a joints stick figure, already in Blender's axes):
 - video: every frame to PNGs in a temporary folder, encoded to `.mp4` (an ffmpeg binary when one
   is given or on PATH, else Blender's own FFMPEG writer), then the folder is removed;
 - sequence: one image with 8 evenly spaced frames, light to dark;
 - frame: one image of one frame.
 API differences between Blender versions (engine names, denoiser availability) are probed, not
-assumed from version numbers.
+assumed from version numbers. Inputs are validated before this module runs (render_blender.py), so
+nothing here imports from crossdiff.
 """
 
 from __future__ import annotations
@@ -24,36 +26,25 @@ import bpy
 import numpy as np
 from mathutils import Vector
 
-from crossdiff.errors import UserError
-from crossdiff.render.blender_inputs import CameraTrack, Sequence, camera_track, load_sequence
 
 FPS = 20                                   # HumanML3D frame rate
 BODY_COLOUR = (0.15, 0.42, 0.85)           # a saturated blue: easy to tell from the grey floor
 FLOOR_COLOUR = (0.3, 0.3, 0.3)
 SEQUENCE_FRAMES = 8
-LENS_MM = 50.0
-SENSOR_MM = 36.0
 
 
 @dataclass
 class RenderOptions:
-    file: Path
-    out: Path | None = None
+    out: Path                              # .mp4 (video) or .png (sequence, frame), absolute
     mode: str = "video"                    # video | sequence | frame
     resolution: tuple[int, int] = (1280, 1024)
     samples: int = 64
     engine: str = "CYCLES"                 # CYCLES | EEVEE
     device: str = "CPU"                    # CPU | GPU (Cycles)
-    faces: Path | None = None
-    frame: int = 0                         # the frame drawn in 'frame' mode
+    lens_mm: float = 50.0                  # must match the field of view the camera track was made for
+    frame: int = 0                         # the frame drawn in 'frame' mode (checked by the caller)
     ffmpeg: str | None = None              # ffmpeg binary for 'video' (None: PATH, else Blender's writer)
     keep_frames: bool = False              # keep the PNG frames of a video in <stem>_frames/
-
-
-def default_output(options: RenderOptions) -> Path:
-    stem = options.file.name.removesuffix(".npy").removesuffix("_mesh")
-    suffix = {"video": "_blender.mp4", "sequence": "_sequence.png", "frame": "_frame.png"}[options.mode]
-    return options.file.with_name(stem + suffix)
 
 
 def _clear_scene() -> bpy.types.Scene:
@@ -142,7 +133,7 @@ def _set_vertices(obj, vertices: np.ndarray) -> None:
     obj.data.update()
 
 
-def _add_floor(sequence: Sequence) -> None:
+def _add_floor(sequence) -> None:
     low, high = sequence.vertices.min((0, 1)), sequence.vertices.max((0, 1))
     centre, half = (low + high) / 2, (high - low) / 2 + 20.0       # reaches the horizon
     corners = np.array([[-1, -1, 0], [1, -1, 0], [1, 1, 0], [-1, 1, 0]]) * [half[0], half[1], 0] + [centre[0], centre[1], 0]
@@ -160,10 +151,10 @@ def _add_lights() -> None:
         bpy.context.scene.collection.objects.link(obj)
 
 
-def _add_camera(scene) -> bpy.types.Object:
+def _add_camera(scene, lens_mm: float) -> bpy.types.Object:
     camera = bpy.data.cameras.new("camera")
-    camera.lens = LENS_MM
-    camera.sensor_width = SENSOR_MM
+    camera.lens = lens_mm
+    camera.sensor_width = 36.0
     camera.sensor_fit = "AUTO"
     obj = bpy.data.objects.new("camera", camera)
     scene.collection.objects.link(obj)
@@ -171,14 +162,8 @@ def _add_camera(scene) -> bpy.types.Object:
     return obj
 
 
-def _field_of_view(resolution: tuple[int, int]) -> float:
-    """The narrower of the horizontal and vertical angles ('AUTO' fit: the sensor spans the long side)."""
-    long_fov = 2 * math.atan(SENSOR_MM / 2 / LENS_MM)
-    short = min(resolution) / max(resolution)
-    return 2 * math.atan(math.tan(long_fov / 2) * short)
-
-
-def _aim(camera, track: CameraTrack, frame: int) -> None:
+def _aim(camera, track, frame: int) -> None:
+    """Place the camera `track.distance` along `track.direction` from `track.targets[frame]`, looking at it."""
     target = Vector(track.targets[frame].tolist())
     camera.location = target + Vector((track.direction * track.distance).tolist())
     camera.rotation_euler = (target - camera.location).to_track_quat("-Z", "Y").to_euler()
@@ -198,7 +183,7 @@ def _encode_with_ffmpeg(ffmpeg: str, frames_dir: Path, out: Path) -> None:
                "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(out)]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
-        raise UserError(f"ffmpeg failed to encode {out}: {result.stderr.strip()[-500:]}")
+        raise RuntimeError(f"ffmpeg failed to encode {out}: {result.stderr.strip()[-500:]}")
 
 
 def _encode_with_blender(frames: list[Path], out: Path) -> None:
@@ -223,7 +208,7 @@ def _encode_with_blender(frames: list[Path], out: Path) -> None:
     bpy.data.scenes.remove(scene)
 
 
-def _render_video(scene, body, sequence: Sequence, camera, track: CameraTrack, options: RenderOptions, out: Path) -> None:
+def _render_video(scene, body, sequence, camera, track, options: RenderOptions, out: Path) -> None:
     """Frames into a temporary folder beside `out`, then the mp4; the folder is removed afterwards."""
     frames_dir = Path(tempfile.mkdtemp(prefix=f".{out.stem}_frames_", dir=out.parent))
     try:
@@ -248,40 +233,37 @@ def _render_video(scene, body, sequence: Sequence, camera, track: CameraTrack, o
         shutil.rmtree(frames_dir, ignore_errors=True)
 
 
-def _render_sequence(scene, sequence: Sequence, camera, resolution, out: Path) -> None:
+def _render_sequence(scene, sequence, camera, track, out: Path) -> None:
     """Eight evenly spaced frames in one image, from light (early) to dark (late)."""
     picks = np.linspace(0, len(sequence.vertices) - 1, min(SEQUENCE_FRAMES, len(sequence.vertices))).round().astype(int)
     for order, index in enumerate(picks):
         shade = 1.4 - 0.8 * order / max(1, len(picks) - 1)
         colour = tuple(min(1.0, c * shade) for c in BODY_COLOUR)
         _mesh_object(f"body_{index}", sequence.vertices[index], sequence.faces, _material(f"body_{index}", colour, 0.5))
-    track = camera_track(sequence.vertices, _field_of_view(resolution), follow=False)
     _aim(camera, track, 0)
     _render_still(scene, out)
 
 
-def render(options: RenderOptions) -> Path:
-    """Render `options.file` as the chosen mode; returns the output path (written atomically)."""
-    if options.mode not in ("video", "sequence", "frame"):
-        raise UserError(f"--mode {options.mode}: choose video, sequence or frame")
-    sequence = load_sequence(options.file, options.faces)
-    out = (Path(options.out) if options.out else default_output(options)).resolve()
+def render(sequence, track, options: RenderOptions) -> Path:
+    """Render `sequence` (.vertices [T, V, 3] Blender axes, .faces [F, 3], .kind) as `options.mode`.
+
+    `track` (.targets [T, 3], .direction [3], .distance) places the camera: following the body for
+    video and frame, one fixed view of all frames for sequence. Returns `options.out`.
+    """
+    out = options.out
     out.parent.mkdir(parents=True, exist_ok=True)
     scene = _clear_scene()
     _setup_render(scene, options)
     _add_floor(sequence)
     _add_lights()
-    camera = _add_camera(scene)
+    camera = _add_camera(scene, options.lens_mm)
     print(f"render_blender: {sequence.kind} with {sequence.vertices.shape[1]} vertices, "
           f"{len(sequence.vertices)} frames, {options.mode} -> {out}")
     if options.mode == "sequence":
-        _render_sequence(scene, sequence, camera, options.resolution, out)
+        _render_sequence(scene, sequence, camera, track, out)
         return out
     body = _mesh_object("body", sequence.vertices[0], sequence.faces, _material("body", BODY_COLOUR, 0.5))
-    track = camera_track(sequence.vertices, _field_of_view(options.resolution))
     if options.mode == "frame":
-        if not 0 <= options.frame < len(sequence.vertices):
-            raise UserError(f"--frame {options.frame}: the file has frames 0..{len(sequence.vertices) - 1}")
         _set_vertices(body, sequence.vertices[options.frame])
         _aim(camera, track, options.frame)
         _render_still(scene, out)

@@ -11,6 +11,7 @@ unless --out is given. Works with Blender 3.4+ and 4.x and with the `bpy` wheel.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
@@ -77,6 +78,8 @@ def render_here(args: argparse.Namespace) -> int:
         raise UserError(f"--frame {args.frame}: {args.file} has frames 0..{len(sequence.vertices) - 1}")
     if args.samples < 1:
         raise UserError(f"--samples {args.samples}: must be at least 1")
+    if args.ffmpeg and shutil.which(args.ffmpeg) is None:
+        raise UserError(f"--ffmpeg {args.ffmpeg}: not an executable (omit it to use ffmpeg on PATH or Blender's encoder)")
     track = camera_track(sequence.vertices, field_of_view(args.resolution, LENS_MM), follow=args.mode != "sequence")
     out = (args.out or default_output(args.file, args.mode)).resolve()
     options = RenderOptions(out=out, mode=args.mode, resolution=args.resolution, samples=args.samples,

@@ -73,7 +73,7 @@ def test_fitting_synthetic_motions_is_under_2cm(mannequin, seed):
     assert fit.poses.shape == (60, 72) and fit.trans.shape == (60, 3) and fit.betas.shape == (10,)
 
 
-def test_gmm_prior_matches_its_formula_and_loads_safely(tmp_path):
+def test_gmm_prior_matches_its_formula_and_loads_safely(tmp_path, mannequin):
     rng = np.random.default_rng(9)
     means = rng.normal(scale=0.2, size=(3, 69))
     covars = np.stack([np.diag(rng.uniform(0.05, 0.2, 69)) for _ in range(3)])
@@ -88,6 +88,8 @@ def test_gmm_prior_matches_its_formula_and_loads_safely(tmp_path):
     expected = np.min([0.5 * np.einsum("bi,ij,bj->b", x - m, np.linalg.inv(c), x - m) - np.log(wk)
                        for m, c, wk in zip(means, covars, w)], axis=0)
     np.testing.assert_allclose(prior(torch.tensor(x)).numpy(), expected, rtol=1e-9)
+    joints, _, _ = motion_from_body(mannequin, frames=30, seed=11)
+    assert fit_joints(joints, mannequin, iterations=60, prior=prior, progress=False).mean_joint_error < 0.02
     with open(tmp_path / "bad.pkl", "wb") as f:
         pickle.dump({"means": means}, f)
     with pytest.raises(UserError, match="not a GMM"):

@@ -190,7 +190,8 @@ def _encode_with_blender(frames: list[Path], out: Path) -> None:
     """Encode PNG frames with Blender's built-in FFMPEG writer through a sequencer-only scene."""
     scene = bpy.data.scenes.new("encode")
     editor = scene.sequence_editor_create()
-    strip = editor.sequences.new_image("frames", str(frames[0]), channel=1, frame_start=1)
+    strips = getattr(editor, "strips", None) or editor.sequences     # renamed in Blender 4.4
+    strip = strips.new_image("frames", str(frames[0]), channel=1, frame_start=1)
     for frame in frames[1:]:
         strip.elements.append(frame.name)
     first = bpy.context.scene.render

@@ -115,7 +115,6 @@ def _body_pixels(image: np.ndarray) -> float:
 
 
 @pytest.mark.blender
-@pytest.mark.slow
 def test_blender_renders_a_two_frame_clip(mesh_clip):
     if shutil.which("blender") is None:
         pytest.skip("blender is not installed (apt-get install --no-install-recommends blender python3-numpy)")

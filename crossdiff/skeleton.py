@@ -166,7 +166,8 @@ def offsets_from_joints(joints_frame0: np.ndarray, skeleton: str | Skeleton = "t
     sk = get_skeleton(skeleton)
     joints = np.asarray(joints_frame0, dtype=np.float64)
     if joints.shape != (sk.joints_num, 3):
-        raise UserError(f"a target skeleton pose must be [{sk.joints_num}, 3] for {sk.name!r}, got {list(joints.shape)}")
+        raise UserError(f"a target skeleton pose must be [{sk.joints_num}, 3] for {sk.name!r}, "
+                        f"got {list(joints.shape)}")
     return sk.raw_offsets * bone_lengths(joints, sk)[:, None]
 
 

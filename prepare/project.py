@@ -166,7 +166,8 @@ def write_statistics(data_root: Path, results: list[ClipResult], joints_num: int
     for result in counted:
         moments.merge(result.moments)
     if not counted:
-        print("no clip of the statistics set could be projected: Mean/Std_complicate2d.npy not written", file=sys.stderr)
+        print("no clip of the statistics set could be projected: Mean/Std_complicate2d.npy not written",
+              file=sys.stderr)
         return 0
     mean, std = statistics_from_moments(moments, joints_num, kind="2d")
     save_npy(data_root / "Mean_complicate2d.npy", mean.astype(np.float32))
@@ -179,7 +180,8 @@ def main(data_root, workers: int | None = None, kit: bool = False, progress: boo
     data_root = Path(data_root)
     joints_dir = data_root / "new_joints"
     if not joints_dir.is_dir():
-        raise UserError(f"{joints_dir} not found: --data_root must be a HumanML3D-style folder with new_joints/<id>.npy")
+        raise UserError(f"{joints_dir} not found: --data_root must be a HumanML3D-style folder "
+                        f"with new_joints/<id>.npy")
     ids = sorted(p.stem for p in joints_dir.glob("*.npy"))
     if not ids:
         raise UserError(f"no .npy files in {joints_dir}")

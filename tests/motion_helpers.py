@@ -46,6 +46,7 @@ def random_clip(frames: int = 60, seed: int = 0, skeleton: str = "t2m", turn: fl
     for chain in sk.chains:
         for parent, child in zip(chain[:-1], chain[1:]):
             assert parents[child] == parent
-            joints[:, child] = joints[:, parent] + qrot(glob[:, parent], np.broadcast_to(rest[child] - rest[parent], (frames, 3)))
+            bone = np.broadcast_to(rest[child] - rest[parent], (frames, 3))
+            joints[:, child] = joints[:, parent] + qrot(glob[:, parent], bone)
             glob[:, child] = qmul(glob[:, parent], local[:, child])
     return joints

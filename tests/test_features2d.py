@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from crossdiff.errors import UserError
+
 from crossdiff.motion.features2d import (CAMERA_TRANSLATION, TAN_HALF_FOV, VIEW_ROTATIONS, bone_rotations_2d,
                                          features_2d, project_clip, project_views, recover_2d)
 from crossdiff.motion.features3d import joints_to_features, recover_from_ric
@@ -84,3 +86,10 @@ def test_kit_2d_features_have_128_columns():
     recovered = recover_2d(features, 21)
     np.testing.assert_allclose(recovered[..., 1:, :] - recovered[..., :1, :], views[:, :-1, 1:] - views[:, :-1, :1],
                                atol=1e-6)
+
+
+def test_joints_in_the_camera_plane_are_a_user_error():
+    joints = random_clip(frames=5, seed=6)
+    joints[3, :, 2] = -CAMERA_TRANSLATION[2]                  # in the camera's plane
+    with pytest.raises(UserError, match="not finite"):
+        project_clip(joints)

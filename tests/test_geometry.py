@@ -29,7 +29,8 @@ def test_hamilton_product_composes_rotations():
 
 def test_matrix_agrees_with_qrot_and_inverts_for_every_rotation():
     q = _random_quaternions(200, 4)
-    half_turns = g.qnormalize(np.array([[0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [0, 1, 1, 0], [1e-9, 0, 1, 1]], float))
+    half_turns = [[0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [0, 1, 1, 0], [1e-9, 0, 1, 1]]
+    half_turns = g.qnormalize(np.array(half_turns, float))
     q = np.concatenate([q, half_turns, [[1.0, 0, 0, 0]]])
     v = np.random.default_rng(5).normal(size=(len(q), 3))
     m = g.quaternion_to_matrix(q)

@@ -21,6 +21,7 @@ import math
 
 import numpy as np
 
+from crossdiff.errors import UserError
 from crossdiff.geometry import ops_for
 from crossdiff.skeleton import Skeleton, get_skeleton
 
@@ -119,5 +120,10 @@ def project_clip(positions, skeleton: str | Skeleton = "t2m") -> tuple[np.ndarra
     saved files. positions: [T, J, 3] in the skeleton's units, T >= 2.
     """
     sk = get_skeleton(skeleton)
-    views = project_views(positions, sk.metres_per_unit).astype(np.float32)
-    return views, features_2d(views, sk).astype(np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):   # checked just below
+        views = project_views(positions, sk.metres_per_unit).astype(np.float32)
+        features = features_2d(views, sk).astype(np.float32)
+    if not (np.isfinite(views).all() and np.isfinite(features).all()):
+        raise UserError("the projection is not finite: are the joints within 20 m of the origin and in "
+                        f"{'millimetres' if sk.metres_per_unit == 0.001 else 'metres'}?")
+    return views, features

@@ -79,7 +79,8 @@ def retarget(positions: np.ndarray, target_offsets: np.ndarray, skeleton: str | 
 def _across(positions: np.ndarray, sk: Skeleton) -> np.ndarray:
     """Unit left-to-right body axis from hips and shoulders, [..., J, 3] -> [..., 3]."""
     r_hip, l_hip, r_shoulder, l_shoulder = sk.face_joints
-    across = (positions[..., r_hip, :] - positions[..., l_hip, :]) + (positions[..., r_shoulder, :] - positions[..., l_shoulder, :])
+    hips = positions[..., r_hip, :] - positions[..., l_hip, :]
+    across = hips + positions[..., r_shoulder, :] - positions[..., l_shoulder, :]
     return across / np.linalg.norm(across, axis=-1, keepdims=True)
 
 
@@ -159,7 +160,8 @@ def extract_features(positions: np.ndarray, skeleton: str | Skeleton = "t2m") ->
     step = positions[1:] - positions[:-1]
     local_velocity = qrot(np.broadcast_to(root_quat[:-1, None], step.shape[:-1] + (4,)), step).reshape(frames - 1, -1)
     feet_left, feet_right = foot_contacts(positions, sk)
-    features = np.concatenate([angular_velocity, linear_velocity, ric[:-1, 0, 1:2], ric[:-1, 1:].reshape(frames - 1, -1),
+    root_height, positions_ric = ric[:-1, 0, 1:2], ric[:-1, 1:].reshape(frames - 1, -1)
+    features = np.concatenate([angular_velocity, linear_velocity, root_height, positions_ric,
                                rot6d[:-1], local_velocity, feet_left, feet_right], axis=-1)
     assert features.shape[-1] == sk.feature_dim, features.shape
     return features
@@ -177,9 +179,14 @@ def joints_to_features(positions, target_offsets, skeleton: str | Skeleton = "t2
     positions = check_positions(positions, sk.joints_num)
     target_offsets = np.asarray(target_offsets, dtype=np.float64)
     if target_offsets.shape != (sk.joints_num, 3):
-        raise UserError(f"target_offsets must be [{sk.joints_num}, 3] for {sk.name!r}, got {list(target_offsets.shape)}")
-    processed = place_at_origin(retarget(positions, target_offsets, sk), sk)
-    return extract_features(processed, sk), processed
+        raise UserError(f"target_offsets must be [{sk.joints_num}, 3] for {sk.name!r}, "
+                        f"got {list(target_offsets.shape)}")
+    with np.errstate(divide="ignore", invalid="ignore"):   # checked just below
+        processed = place_at_origin(retarget(positions, target_offsets, sk), sk)
+        features = extract_features(processed, sk)
+    if not np.isfinite(features).all():
+        raise UserError("the body's heading is undefined (hips and shoulders coincide or point straight up)")
+    return features, processed
 
 
 def recover_root(features):

@@ -114,7 +114,8 @@ def feature_statistics_2d(features, joints_num: int = 22) -> tuple[np.ndarray, n
     return _statistics(_moments_of(features), feature_groups_2d(joints_num))
 
 
-def statistics_from_moments(moments: RunningMoments, joints_num: int = 22, kind: str = "2d") -> tuple[np.ndarray, np.ndarray]:
+def statistics_from_moments(moments: RunningMoments, joints_num: int = 22,
+                            kind: str = "2d") -> tuple[np.ndarray, np.ndarray]:
     """Mean and grouped Std from moments accumulated elsewhere (e.g. by worker processes)."""
     groups = {"3d": feature_groups_3d, "2d": feature_groups_2d}[kind](joints_num)
     return _statistics(moments, groups)

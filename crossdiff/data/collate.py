@@ -4,7 +4,8 @@ Per-frame arrays `[T, C]` become `[B, C, 1, T]` (the MDM layout). Train batch (`
     motion [B, 263, 1, T] float, joint [B, 134, 1, T] float,
     motion_mask [B, 263, 1, T] float, joint_mask [B, 134, 1, T] float,
     mask [B, 1, 1, T] bool (frame < length), lengths [B] int64, valid [B] bool, text list[str]
-Evaluation batch (`test_collate`), sorted by `sent_len` descending (the evaluator packs its GRU input):
+Evaluation batch (`eval_collate`, the reference's t2m_collate), sorted by `sent_len` descending
+(the evaluator packs its GRU input):
     motion, joint, mask, lengths, valid, text as above, word_embeddings [B, 22, 300] float,
     pos_one_hots [B, 22, 15] float, sent_len [B] int64, tokens list[str]
 """
@@ -38,7 +39,7 @@ def train_collate(items: list[dict]) -> dict:
     return _common(items)
 
 
-def test_collate(items: list[dict]) -> dict:
+def eval_collate(items: list[dict]) -> dict:
     """Evaluation items -> the evaluation batch dict, sorted by sent_len (longest caption first)."""
     items = sorted(items, key=lambda item: item["sent_len"], reverse=True)
     batch = _common(items)

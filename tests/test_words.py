@@ -134,8 +134,8 @@ def test_write_glove_vocab_checks_its_input(tmp_path):
 
 
 def test_parse_text_line():
-    entry = parse_text_line("a man walks#a/DET man/NOUN walk/VERB#0.0#0.0")
-    assert (entry.caption, entry.tokens, entry.start, entry.end) == ("a man walks", ["a/DET", "man/NOUN", "walk/VERB"], 0.0, 0.0)
+    caption, tokens, start, end = parse_text_line("a man walks#a/DET man/NOUN walk/VERB#0.0#0.0")
+    assert (caption, tokens, start, end) == ("a man walks", ["a/DET", "man/NOUN", "walk/VERB"], 0.0, 0.0)
     entry = parse_text_line("he jumps #2 times#he/PRON jump/VERB#nan#3.5\n")
     assert (entry.caption, entry.start, entry.end) == ("he jumps #2 times", 0.0, 3.5)
     assert parse_text_line("...##0.0#0.0").tokens == []

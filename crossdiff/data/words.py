@@ -14,9 +14,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
@@ -171,8 +170,7 @@ def write_glove_vocab(out_dir, words: Sequence[str], vectors: np.ndarray) -> Non
     save_pickle(out_dir / GLOVE_INDEX, {w: i for i, w in enumerate(words)})
 
 
-@dataclass(frozen=True)
-class TextEntry:
+class TextEntry(NamedTuple):
     """One line of a HumanML3D text file. `start == end == 0.0` means the whole clip (SPEC §2.2)."""
 
     caption: str

@@ -260,8 +260,7 @@ class T2MEvaluator(nn.Module):
         torch_save(path, self.checkpoint(**checkpoint_fields))
 
     def _as_tensor(self, values, dtype=torch.float32) -> torch.Tensor:
-        return torch.as_tensor(np.asarray(values) if not torch.is_tensor(values) else values,
-                               dtype=dtype, device=self.device)
+        return torch.as_tensor(values, dtype=dtype, device=self.device)
 
     def embed_text(self, word_embs, pos_ohot, cap_lens) -> torch.Tensor:
         """[B, 22, 300], [B, 22, 15], [B] -> text embeddings [B, 512] in input order (gradients on)."""

@@ -31,7 +31,7 @@ CONTACT_COLUMNS = 4        # foot contacts close every feature vector; no evalua
 def _feature_groups(joints_num: int) -> dict[str, np.ndarray]:
     """Column numbers of each joint's features in the 263-d (t2m) / 251-d (kit) layout (SPEC §3.1).
 
-    Returns root [4], ric [J, 3] (row j-1 for joint j), rot [J, 6] (same rows), vel [J, 3].
+    Returns root [4], ric [J-1, 3] (row j-1 for joint j), rot [J-1, 6] (same rows), vel [J, 3].
     """
     ric_start = 4
     rot_start = ric_start + 3 * (joints_num - 1)
@@ -94,7 +94,7 @@ class _BiGRUCoEncoder(nn.Module):
             nn.Linear(2 * hidden_size, hidden_size), nn.LayerNorm(hidden_size), nn.LeakyReLU(0.2),
             nn.Linear(hidden_size, output_size),
         )
-        self.hidden = nn.Parameter(torch.randn(2, 1, hidden_size) * 0.1)   # initial state, both directions
+        self.hidden = nn.Parameter(torch.randn(2, 1, hidden_size))   # learned initial state, both directions
 
     def _encode(self, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """inputs [B, L, input_size], lengths [B] -> [B, output_size]; steps past a length are ignored."""
@@ -191,8 +191,6 @@ class T2MEvaluator(nn.Module):
         self.text_encoder = TextEncoderBiGRUCo()
         self.motion_encoder = MotionEncoderBiGRUCo()
         _init_weights(self)
-        nn.init.normal_(self.text_encoder.hidden)
-        nn.init.normal_(self.motion_encoder.hidden)
         self.eval()
 
     @property

@@ -105,7 +105,8 @@ def test_segments_become_their_own_items(tmp_path):
     assert motion[0, 0] >= 20 and motion[-1, 0] < 70
 
 
-def test_bad_clips_are_reported_once_with_their_reason(tmp_path, caplog):
+def test_bad_clips_are_reported_once_with_their_reason(tmp_path, caplog, monkeypatch):
+    monkeypatch.setattr(logging.getLogger("crossdiff"), "propagate", True)  # get_logger() may have cut it
     root = make_folder(tmp_path / "bad", frames={"000001": 60, "000002": 60, "000003": 60, "000004": 30,
                                                  "000005": 250, "000006": 60, "000007": 60})
     (root / "new_joints2d_complicate" / "000002-3.npy").unlink()
@@ -188,6 +189,38 @@ def test_joint_masks_drop_whole_joints_and_frames(folder):
         for cols in columns:                      # a joint is kept or dropped as a whole
             assert len(set(row[cols])) == 1
         assert (mask[kept_frames] == row).all()   # the same joints on every kept frame
+
+
+def test_reference_mask_switch_reaches_the_dataset(folder):
+    assert dataset(folder).owns_3d[:, 258].sum() == 1
+    assert dataset(folder, reference_mask_indices=True).owns_3d[:, 258].sum() == 0
+
+
+def test_normalizer_round_trips_and_renorm4t2m_uses_eval_statistics(folder):
+    data = dataset(folder)
+    norm = data.normalizer
+    x = np.random.default_rng(0).normal(size=(5, 263)).astype(np.float32)
+    np.testing.assert_allclose(norm.inv_transform(norm.transform(x)), x, atol=1e-5)
+    np.testing.assert_allclose(norm.transform(x), (x - MEAN_3D) / STD_3D, atol=1e-6)
+    joint = torch.randn(2, 7, 134, dtype=torch.float64)
+    back = norm.inv_transform2d(norm.transform2d(joint))
+    assert back.dtype == torch.float64 and torch.allclose(back, joint)
+    np.testing.assert_allclose(norm.renorm4t2m(x), x, atol=1e-6)     # no mean_eval: falls back to Mean/Std
+    np.save(folder / "mean_eval.npy", np.full(263, 1.0, np.float32))
+    np.save(folder / "std_eval.npy", np.full(263, 3.0, np.float32))
+    renormed = dataset(folder).normalizer.renorm4t2m(torch.from_numpy(x))
+    np.testing.assert_allclose(renormed.numpy(), (x * STD_3D + MEAN_3D - 1.0) / 3.0, atol=1e-5)
+
+
+def test_the_synthetic_folder_loads_every_clip(tmp_path):
+    from prepare.synthetic import make_tiny_dataset
+
+    root = make_tiny_dataset(tmp_path / "synthetic", clips=6, seed=0)
+    for split in ("train", "val", "test"):
+        data = dataset(root, split)
+        assert not data.skipped and len(data) >= 2
+        item = data[0]
+        assert item["motion"].shape == (196, 263) and np.isfinite(item["motion"]).all()
 
 
 def test_workers_draw_independently_and_reseed_repeats(tmp_path):

@@ -26,7 +26,8 @@ import numpy as np
 
 from crossdiff.data import masks
 from crossdiff.data.base import MIN_MOTION_LEN, SeededDataset, crop_window, pad_frames
-from crossdiff.data.clips import VIEWS, LengthRules, MotionRecord, SkipReport, load_window, mirror_pairs, read_split, scan_clips
+from crossdiff.data.clips import (VIEWS, LengthRules, MotionRecord, SkipReport, load_window, mirror_pairs,
+                                  read_split, scan_clips)
 from crossdiff.data.normalization import Normalizer
 from crossdiff.data.words import WordVectorizer, pad_tokens
 from crossdiff.errors import UserError

@@ -62,8 +62,10 @@ class InTheWildDataset(SeededDataset):
         self.skeleton = SKELETONS[skeleton]
         self.min_len = MIN_MOTION_LEN[self.skeleton.name] if min_motion_len is None else int(min_motion_len)
         width = self.skeleton.feature_dim_2d
-        self.stats_2d = (load_statistic(meta_dir, "Mean_complicate2d.npy", width),
-                         load_statistic(meta_dir, "Std_complicate2d.npy", width, positive=True)) if normalize_2d else None
+        self.stats_2d = None
+        if normalize_2d:
+            self.stats_2d = (load_statistic(meta_dir, "Mean_complicate2d.npy", width),
+                             load_statistic(meta_dir, "Std_complicate2d.npy", width, positive=True))
         captions = read_class_captions(self.ucf_root)
         wanted = set(ucf_keys) if ucf_keys else set(captions)
         self.report = SkipReport(f"{self.ucf_root}")

@@ -60,7 +60,8 @@ def build_dataset(split: str, dataset: str = "humanml", seed: int = 0, max_frame
     if dataset not in DATASETS:
         raise UserError(f"unknown data.dataset {dataset!r}; choose one of {sorted(DATASETS)}")
     if set(data_section) != DATA_KEYS:
+        unknown, missing = sorted(set(data_section) - DATA_KEYS), sorted(DATA_KEYS - set(data_section))
         raise TypeError(f"build_dataset needs exactly the data keys {sorted(DATA_KEYS)}; "
-                        f"unknown {sorted(set(data_section) - DATA_KEYS)}, missing {sorted(DATA_KEYS - set(data_section))}")
+                        f"unknown {unknown}, missing {missing}")
     return DATASETS[dataset](split, seed=seed, max_frames=max_frames, kind=kind, progress=progress,
                              **data_section)

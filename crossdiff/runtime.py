@@ -110,3 +110,15 @@ def get_logger(run_dir: str | Path | None = None, is_main: bool = True, name: st
 def run_dir(save_dir: str | Path, name: str) -> Path:
     """`<save_dir>/<NAME>`: the run directory (config.yaml, log.txt, events, checkpoints/, eval/, generate/)."""
     return Path(save_dir) / name
+
+
+def start_run(save_dir: str | Path, name: str, config_yaml: str, is_main: bool = True,
+              subdir: str | None = None) -> tuple[Path, logging.Logger]:
+    """Create `<save_dir>/<name>[/<subdir>]`, write the resolved `config.yaml` there, return it and the logger."""
+    from crossdiff.io import save_text
+
+    folder = run_dir(save_dir, name) / subdir if subdir else run_dir(save_dir, name)
+    if is_main:
+        folder.mkdir(parents=True, exist_ok=True)
+        save_text(folder / "config.yaml", config_yaml)
+    return folder, get_logger(folder if is_main else None, is_main)

@@ -103,7 +103,12 @@ def load_model_weights(model: torch.nn.Module, path, prefer_ema: bool = False) -
     Returns the raw checkpoint object (callers may read its step or config).
     """
     ckpt = torch_load(path)
-    state = state_dict_of(ckpt, path, prefer_ema)
+    load_strict(model, state_dict_of(ckpt, path, prefer_ema), path)
+    return ckpt
+
+
+def load_strict(model: torch.nn.Module, state: dict, path) -> None:
+    """`model.load_state_dict(state, strict=True)` with a message that says what differs and what to check."""
     ours = model.state_dict()
     missing = [k for k in ours if k not in state]
     unexpected = [k for k in state if k not in ours]
@@ -115,10 +120,9 @@ def load_model_weights(model: torch.nn.Module, path, prefer_ema: bool = False) -
             f"{len(unexpected)} unexpected keys (e.g. {unexpected[0]})" if unexpected else "",
             f"{len(wrong)} shape mismatches (e.g. {wrong[0]})" if wrong else "",
         ]))
-        raise UserError(f"{path}: checkpoint does not match the configured model ({detail}); "
-                        "check the model section of your config (model_type, latent_dim, layers, layers2, max_frames, dataset)")
+        raise UserError(f"{path}: checkpoint does not match the configured model ({detail}); check the model "
+                        "section of your config (model_type, latent_dim, layers, layers2, max_frames, feature widths)")
     model.load_state_dict(state, strict=True)
-    return ckpt
 
 
 def export_state_dict(checkpoint, out_path, prefer_ema: bool = True) -> Path:

@@ -1,0 +1,50 @@
+"""Train CrossDiff: stage I (`pretrain`), stage II (`finetune`) or 2D-only data (`finetune_ucf`).
+
+    python train.py --cfg configs/crossdiff_pre.yaml [key=value ...]
+    torchrun --nproc_per_node=N train.py --cfg ...          # multi-GPU / multi-node (DDP)
+
+Writes `<save_dir>/<NAME>/`: config.yaml, log.txt, TensorBoard events, checkpoints/stepXXXXXXXX.pt.
+A killed run continues where its newest checkpoint left off (`train.resume=auto`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from crossdiff import runtime
+from crossdiff.config import load_config, section_kwargs, to_yaml
+from crossdiff.errors import EXIT_USER_ERROR, UserError
+from crossdiff.training.setup import build_objective, build_trainer, build_training_data
+
+
+def main(cfg) -> Path:
+    """Run training for the config `cfg`; returns the run directory."""
+    rt = runtime.setup(cfg.device, cfg.seed)
+    run, log = runtime.start_run(cfg.save_dir, cfg.NAME, to_yaml(cfg), rt.is_main)
+    log.info(f"run {run} on {rt.device} (world size {rt.world_size}), mode {cfg.train.mode}")
+    dataset, collate_fn, worker_init_fn = build_training_data(cfg.train.mode, section_kwargs(cfg.data), log)
+    objective, encode_text = build_objective(cfg, rt, log)
+    trainer = build_trainer(cfg, objective, encode_text, dataset, collate_fn, worker_init_fn, rt, run, log)
+    step = trainer.fit()
+    log.info(f"finished at step {step}; checkpoints in {run / 'checkpoints'}")
+    runtime.teardown()
+    return run
+
+
+def cli(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cfg", default="configs/crossdiff_pre.yaml", help="stage config file")
+    parser.add_argument("overrides", nargs="*", help="key=value config overrides")
+    args = parser.parse_args(argv)
+    try:
+        main(load_config(args.cfg, args.overrides))
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

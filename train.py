@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from crossdiff import runtime
-from crossdiff.config import load_config, section_kwargs, to_yaml
+from crossdiff.config import load_config, to_yaml
 from crossdiff.errors import EXIT_USER_ERROR, UserError
 from crossdiff.training.setup import build_objective, build_trainer, build_training_data
 
@@ -24,7 +24,7 @@ def main(cfg) -> Path:
     rt = runtime.setup(cfg.device, cfg.seed)
     run, log = runtime.start_run(cfg.save_dir, cfg.NAME, to_yaml(cfg), rt.is_main)
     log.info(f"run {run} on {rt.device} (world size {rt.world_size}), mode {cfg.train.mode}")
-    dataset, collate_fn, worker_init_fn = build_training_data(cfg.train.mode, section_kwargs(cfg.data), log)
+    dataset, collate_fn, worker_init_fn = build_training_data(cfg, log)
     objective, encode_text = build_objective(cfg, rt, log)
     trainer = build_trainer(cfg, objective, encode_text, dataset, collate_fn, worker_init_fn, rt, run, log)
     step = trainer.fit()

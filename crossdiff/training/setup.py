@@ -13,32 +13,20 @@ import torch
 
 from crossdiff.config import section_kwargs
 from crossdiff.errors import UserError
-from crossdiff.training import checkpoint as ckpt_io
 from crossdiff.training.losses import Objective
 from crossdiff.training.trainer import TrainSettings, Trainer
+from crossdiff.weights import build_model_from, find_latest
 
 
-def build_training_data(mode: str, data_kwargs: dict, log):
+def build_training_data(cfg, log):
     """`(dataset, collate_fn, worker_init_fn)` for the training split of the configured dataset."""
     from crossdiff.data.collate import train_collate
     from crossdiff.data.registry import build_dataset, worker_init_fn
 
-    dataset = build_dataset("train", **data_kwargs)
+    data_kwargs = section_kwargs(cfg.data)
+    dataset = build_dataset("train", seed=cfg.seed, max_frames=cfg.model.max_frames, **data_kwargs)
     log.info(f"training set: {len(dataset)} samples from {data_kwargs['data_root']} ({data_kwargs['dataset']})")
     return dataset, train_collate, worker_init_fn
-
-
-def build_model_from(cfg_model, log=None, weights: str | Path | None = None, prefer_ema: bool = False):
-    """The configured network, optionally loaded strictly from a checkpoint (ours or official)."""
-    from crossdiff.model import build_model
-
-    model = build_model(**section_kwargs(cfg_model))
-    if weights:
-        path = ckpt_io.resolve_checkpoint(weights)
-        ckpt_io.load_model_weights(model, path, prefer_ema=prefer_ema)
-        if log is not None:
-            log.info(f"loaded weights from {path}")
-    return model
 
 
 def build_text_encoder_from(cfg_text, device: str, log=None):
@@ -55,14 +43,14 @@ def build_diffusion_from(cfg_diffusion):
 
 def build_objective(cfg, rt, log):
     """`(objective, encode_text)`: the mode's loss around the model, and the caption encoder."""
-    resume_own = cfg.train.resume == "auto" and ckpt_io.find_latest(Path(cfg.save_dir) / cfg.NAME / "checkpoints")
+    resume_own = cfg.train.resume == "auto" and find_latest(Path(cfg.save_dir) / cfg.NAME / "checkpoints")
     start_weights = None if resume_own else cfg.train.resume_checkpoint
-    model = build_model_from(cfg.model, log, start_weights).to(rt.device)
+    model = build_model_from(section_kwargs(cfg.model), start_weights, log=log).to(rt.device)
     log.info(f"model {cfg.model.model_type}: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters")
     pseudo_label = None
     if cfg.train.mode == "finetune_ucf":
         teacher_weights = cfg.train.teacher_checkpoint or cfg.train.resume_checkpoint
-        teacher = build_model_from(cfg.model, log, teacher_weights) if teacher_weights else copy.deepcopy(model)
+        teacher = build_model_from(section_kwargs(cfg.model), teacher_weights, log=log) if teacher_weights else copy.deepcopy(model)
         pseudo_label = PseudoLabeler(teacher.to(rt.device))
     objective = Objective(model, build_diffusion_from(cfg.diffusion), cfg.train.mode,
                           cfg.train.w_m2j, cfg.train.w_j2m, pseudo_label)
@@ -104,7 +92,7 @@ def build_trainer(cfg, objective, encode_text, dataset, collate_fn, worker_init_
 
     trainer = Trainer(objective, dataset, collate_fn, encode_text, settings, rt, run,
                       OmegaConf.to_container(cfg, resolve=True), log, evaluate_fn, worker_init_fn)
-    latest = ckpt_io.find_latest(run / "checkpoints") if t.resume == "auto" else None
+    latest = find_latest(run / "checkpoints") if t.resume == "auto" else None
     if latest is not None:
         trainer.resume(latest)
     return trainer

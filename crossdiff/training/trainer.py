@@ -25,6 +25,7 @@ from crossdiff.errors import UserError
 from crossdiff.runtime import Runtime
 from crossdiff.training import checkpoint as ckpt_io
 from crossdiff.training.logging import IntervalLog
+from crossdiff.weights import load_strict
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ class Trainer:
     def resume(self, path) -> None:
         """Continue exactly from a training checkpoint of this run."""
         state = ckpt_io.load_training_checkpoint(path)
-        ckpt_io.load_strict(self.model, state["model"], path)
+        load_strict(self.model, state["model"], path)
         self.optimizer.load_state_dict(state["optimizer"])
         if self.ema is not None and state["ema"] is not None:
             self.ema.load_state_dict(state["ema"])

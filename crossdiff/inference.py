@@ -1,0 +1,135 @@
+"""Captions -> motion: the sampling glue shared by generate.py, test.py and evaluation during training.
+
+    sampler = load_sampler(cfg, device, log)            # model + diffusion + CLIP + statistics
+    out = sampler.sample(["a person jumps"], path="3d") # {"motion": [B, 263, 1, T] normalised, ...}
+    clips = sampler.to_joints(out["motion"], lengths)   # [(features [L, 263], joints [L, 22, 3]), ...]
+
+Paths (SPEC §8):
+    3d       3D→3D denoising (the standard sampler)
+    2d       sample 2D, then lift it to 3D with one t = 0 call (generate.py's generate_2d, §8.3)
+    mixture  2D→2D down to `change_idx`, map to 3D, continue 3D→3D (§8.2)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from crossdiff.config import section_kwargs
+from crossdiff.data.normalization import Normalizer
+from crossdiff.errors import UserError
+from crossdiff.motion.features3d import recover_from_ric
+from crossdiff.skeleton import SKELETONS, Skeleton
+from crossdiff.weights import build_model_from, resolve_checkpoint
+
+PATHS = ("3d", "2d", "mixture")
+
+
+@dataclass
+class MotionSampler:
+    """A network with its diffusion, text encoder and statistics, ready to sample."""
+
+    model: torch.nn.Module
+    diffusion: object            # crossdiff.diffusion.Diffusion
+    encode_text: Callable        # list[str] -> [B, 512]
+    normalizer: Normalizer
+    njoints_m: int               # 263 / 251
+    njoints_j: int               # 134 / 128
+    frames: int                  # the model's frame count (196 for official weights)
+    device: str = "cpu"
+    checkpoint: str | None = None
+
+    @property
+    def joints_num(self) -> int:
+        return skeleton_for_width(self.njoints_m).joints_num
+
+    @torch.no_grad()
+    def sample(self, captions: Sequence[str] | None = None, text_emb: torch.Tensor | None = None, *,
+               path: str = "3d", scale: float | None = None, change_idx: int = 300,
+               generator: torch.Generator | None = None, progress: bool = True) -> dict:
+        """Sample one motion per caption (or per row of `text_emb`).
+
+        Returns {"motion": [B, njoints_m, 1, T] normalised 3D features,
+                 "motion2d": [B, njoints_j, 1, T] normalised 2D sample (path "2d") or None}.
+        """
+        if path not in PATHS:
+            raise UserError(f"unknown sampling path {path!r}; choose one of {', '.join(PATHS)}")
+        if text_emb is None:
+            text_emb = self.encode_text(list(captions))
+        text_emb = text_emb.to(self.device)
+        B = text_emb.shape[0]
+        shape_3d, shape_2d = (B, self.njoints_m, 1, self.frames), (B, self.njoints_j, 1, self.frames)
+        options = dict(scale=scale, generator=generator, progress=progress)
+        was_training = self.model.training
+        self.model.eval()  # no dropout, no condition dropout while sampling
+        try:
+            if path == "3d":
+                return {"motion": self.diffusion.sample(self.model, shape_3d, text_emb, head="m", **options),
+                        "motion2d": None}
+            if path == "2d":
+                sample_2d, motion = self.diffusion.sample_2d_then_lift(self.model, shape_2d, text_emb, **options)
+                return {"motion": motion, "motion2d": sample_2d}
+            motion = self.diffusion.sample_mixture(self.model, shape_3d, shape_2d, text_emb, change_idx, **options)
+            return {"motion": motion, "motion2d": None}
+        finally:
+            self.model.train(was_training)
+
+    def to_joints(self, motion: torch.Tensor, lengths: Sequence[int]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Normalised `[B, C, 1, T]` features -> per sample (raw features [L, C], joints [L, J, 3]) in metres."""
+        frames_first = motion[:, :, 0].permute(0, 2, 1).float().cpu().numpy()   # [B, T, C]
+        raw = self.normalizer.inv_transform(frames_first)
+        joints = recover_from_ric(raw, self.joints_num)                         # [B, T, J, 3]
+        return [(raw[i, :n].astype(np.float32), joints[i, :n].astype(np.float32)) for i, n in enumerate(lengths)]
+
+    def to_joints_2d(self, motion2d: torch.Tensor, lengths: Sequence[int]) -> list[np.ndarray]:
+        """Normalised `[B, C2, 1, T]` 2D features -> per sample 2D joints [L, J, 2] (the projected plane)."""
+        from crossdiff.motion.features2d import recover_2d
+
+        frames_first = motion2d[:, :, 0].permute(0, 2, 1).float().cpu().numpy()
+        raw = self.normalizer.inv_transform2d(frames_first)
+        return [np.asarray(recover_2d(raw[i, :n], self.joints_num), dtype=np.float32) for i, n in enumerate(lengths)]
+
+
+def skeleton_for_width(njoints_m: int) -> Skeleton:
+    """The skeleton whose 3D features are `njoints_m` wide (263 -> t2m, 251 -> kit)."""
+    for skeleton in SKELETONS.values():
+        if skeleton.feature_dim == njoints_m:
+            return skeleton
+    raise UserError(f"model.njoints_m={njoints_m} matches no skeleton; use 263 (HumanML3D) or 251 (KIT-ML)")
+
+
+def checkpoint_for(cfg, checkpoint: str | Path | None = None) -> Path:
+    """`checkpoint`, else `test_checkpoint`, else the newest checkpoint of `<save_dir>/<NAME>`."""
+    chosen = checkpoint or cfg.test_checkpoint or Path(cfg.save_dir) / cfg.NAME
+    try:
+        return resolve_checkpoint(chosen)
+    except UserError as e:
+        raise UserError(f"{e}; set test_checkpoint=PATH (a .pt file, ours or official) or train this run first "
+                        f"(python train.py --cfg ... NAME={cfg.NAME})") from None
+
+
+def build_sampler(cfg, model: torch.nn.Module, device: str, log=None, encode_text: Callable | None = None,
+                  checkpoint: str | None = None) -> MotionSampler:
+    """A sampler around an existing `model` (e.g. the one being trained), built from the config."""
+    from crossdiff.diffusion import build_diffusion
+    from crossdiff.text_encoder import build_text_encoder
+
+    m = cfg.model
+    if encode_text is None:
+        encode_text = build_text_encoder(device=device, logger=log, **section_kwargs(cfg.text_encoder))
+    normalizer = Normalizer.load(cfg.data.meta_dir, m.njoints_m, m.njoints_j)
+    skeleton_for_width(m.njoints_m)  # validates the feature width before anything heavy is built
+    return MotionSampler(model=model, diffusion=build_diffusion(**section_kwargs(cfg.diffusion)),
+                         encode_text=encode_text, normalizer=normalizer, njoints_m=m.njoints_m,
+                         njoints_j=m.njoints_j, frames=m.max_frames, device=device, checkpoint=checkpoint)
+
+
+def load_sampler(cfg, device: str, log=None, checkpoint: str | Path | None = None) -> MotionSampler:
+    """Load the configured network from a checkpoint (EMA weights when present) and wrap it for sampling."""
+    path = checkpoint_for(cfg, checkpoint)
+    model = build_model_from(section_kwargs(cfg.model), path, prefer_ema=True, log=log).to(device).eval()
+    return build_sampler(cfg, model, device, log, checkpoint=str(path))

@@ -1,0 +1,102 @@
+"""Building blocks shared by CrossDiff and MDM: positional table, step embedder, text condition.
+
+Shapes follow the reference's sequence-first layout: a token sequence is `[S, B, d]`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from crossdiff.errors import UserError
+
+PE_MAX_LEN = 5000  # rows of the sinusoid table in official checkpoints
+
+
+def sinusoid_table(d_model: int, max_len: int = PE_MAX_LEN) -> torch.Tensor:
+    """`[max_len, 1, d]` float32: pe[p, 2i] = sin(p·w_i), pe[p, 2i+1] = cos(p·w_i), w_i = 10000^(-2i/d).
+
+    Computed in float32 the way the reference does, so the table matches checkpoints bit for bit.
+    """
+    position = torch.arange(max_len, dtype=torch.float32).unsqueeze(1)
+    freq = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model))
+    table = torch.zeros(max_len, d_model)
+    table[:, 0::2] = torch.sin(position * freq)
+    table[:, 1::2] = torch.cos(position * freq)
+    return table.unsqueeze(1)
+
+
+class PositionalEncoding(nn.Module):
+    """Adds the sinusoid table to a sequence `[S, B, d]`, then dropout.
+
+    The table is a frozen nn.Parameter, not a buffer (SPEC §13.22): `model.parameters()` counts it,
+    as the reference's "Total params" does, and checkpoints hold it under every path that reaches it.
+    """
+
+    def __init__(self, d_model: int, dropout: float = 0.1, max_len: int = PE_MAX_LEN):
+        super().__init__()
+        self.dropout = nn.Dropout(p=dropout)
+        self.pe = nn.Parameter(sinusoid_table(d_model, max_len), requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """`[S, B, d] -> [S, B, d]`."""
+        return self.dropout(x + self.pe[: x.shape[0]])
+
+
+class TimestepEmbedder(nn.Module):
+    """Diffusion step `[B]` int64 -> token `[1, B, d]`: MLP(pe[t]) with SiLU in between.
+
+    It keeps a reference to the model's PositionalEncoding (the same module object), which is why
+    the table appears a second time in the state_dict as `embed_timestep.sequence_pos_encoder.pe`.
+    """
+
+    def __init__(self, latent_dim: int, sequence_pos_encoder: PositionalEncoding):
+        super().__init__()
+        self.sequence_pos_encoder = sequence_pos_encoder
+        self.time_embed = nn.Sequential(nn.Linear(latent_dim, latent_dim), nn.SiLU(),
+                                        nn.Linear(latent_dim, latent_dim))
+
+    def forward(self, timesteps: torch.Tensor) -> torch.Tensor:
+        """`[B]` integer steps (0..999, no rescaling) -> `[1, B, d]`."""
+        return self.time_embed(self.sequence_pos_encoder.pe[timesteps]).permute(1, 0, 2)
+
+
+def drop_text(text_emb: torch.Tensor, prob: float, training: bool, force_mask: bool = False) -> torch.Tensor:
+    """The classifier-free condition mask (SPEC §5.3): `[B, D] -> [B, D]`.
+
+    force_mask gives zeros (the null condition, so the text token is just `embed_text.bias`);
+    in training each sample is zeroed with probability `prob`, one Bernoulli draw per row.
+    """
+    if force_mask:
+        return torch.zeros_like(text_emb)
+    if training and prob > 0.0:
+        keep = torch.bernoulli(torch.full((text_emb.shape[0], 1), 1.0 - prob, device=text_emb.device))
+        return text_emb * keep.to(text_emb.dtype)
+    return text_emb
+
+
+def encoder_layer(d: int, heads: int, ff: int, dropout: float) -> nn.TransformerEncoderLayer:
+    """PyTorch post-norm layer, exact GELU, sequence-first: the official key set and maths."""
+    return nn.TransformerEncoderLayer(d, heads, ff, dropout, activation="gelu")
+
+
+def decoder_layer(d: int, heads: int, ff: int, dropout: float) -> nn.TransformerDecoderLayer:
+    return nn.TransformerDecoderLayer(d, heads, ff, dropout, activation="gelu")
+
+
+def transformer_encoder(n: int, d: int, heads: int, ff: int, dropout: float) -> nn.TransformerEncoder:
+    """n encoder layers under `.layers.N.` (the official nesting); no final norm.
+
+    Nested tensors only apply to batch-first layers with padding masks; turning them off just
+    silences PyTorch's warning about it.
+    """
+    return nn.TransformerEncoder(encoder_layer(d, heads, ff, dropout), n, enable_nested_tensor=False)
+
+
+def check_width(latent_dim: int, num_heads: int) -> None:
+    """Attention needs the width to split evenly into heads; say so in config terms."""
+    if latent_dim <= 0 or num_heads <= 0 or latent_dim % num_heads:
+        raise UserError(f"model.latent_dim={latent_dim} must be a positive multiple of "
+                        f"model.num_heads={num_heads}")

@@ -12,6 +12,7 @@ Writes `<save_dir>/<NAME>/generate/` (or generate.output_dir): `<i>.npy` joints 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -49,8 +50,8 @@ def cli(argv=None) -> int:
     args = parser.parse_args(argv)
     overrides = list(args.overrides)
     if args.text:
-        quoted = ", ".join("'" + t.replace("\\", "\\\\").replace("'", "\\'") + "'" for t in args.text)
-        overrides += [f"generate.captions=[{quoted}]", "generate.captions_file=null"]
+        # JSON is valid YAML flow syntax and quotes any caption safely.
+        overrides += [f"generate.captions={json.dumps(args.text)}", "generate.captions_file=null"]
     try:
         main(load_config(args.cfg, overrides))
     except UserError as e:

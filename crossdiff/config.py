@@ -32,7 +32,10 @@ def load_config(cfg_path: str | Path | None = None, overrides: Iterable[str] = (
         cfg = OmegaConf.merge(cfg, stage)
     dotlist = [_qualify(item, known) for item in overrides]
     if dotlist:
-        cli = OmegaConf.from_dotlist(dotlist)
+        try:
+            cli = OmegaConf.from_dotlist(dotlist)
+        except Exception as e:  # YAML syntax of a value
+            raise UserError(f"a command-line override is not valid YAML ({' '.join(dotlist)}): {e}") from e
         _check_types(cli, base)
         cfg = OmegaConf.merge(cfg, cli)
     OmegaConf.set_struct(cfg, True)

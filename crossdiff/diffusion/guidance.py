@@ -1,0 +1,60 @@
+"""Classifier-free guidance and head selection, as wrappers with the model's signature.
+
+The model is any callable
+    model(x [B, C, 1, T], timesteps [B] int64, y [B, 512], force_mask=False, return_m=True,
+          return_j=False) -> {"m": [B, 263, 1, T] | None, "j": [B, 134, 1, T] | None}
+that predicts x0. This module never imports the network.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+HEADS = ("m", "j")
+
+
+class GuidedModel(nn.Module):
+    """Classifier-free guidance (Ho & Salimans 2022): x̂0 = x̂0(∅) + s·(x̂0(c) − x̂0(∅)) per head.
+
+    The conditional and unconditional passes run as ONE batched call: the batch is doubled and the
+    second half's text set to zero, which the network treats exactly like force_mask=True (its
+    null condition is embed_text(0), SPEC §5.3). Scale 1 is the identity: one conditional call.
+    Unlike the reference, the scale is applied whenever it is not 1 (SPEC §13.3).
+    """
+
+    def __init__(self, model, scale: float):
+        super().__init__()
+        self.model = model
+        self.scale = float(scale)
+
+    def forward(self, x, timesteps, y, force_mask=False, return_m=True, return_j=False):
+        if self.scale == 1.0 or force_mask:
+            return self.model(x, timesteps, y, force_mask=force_mask, return_m=return_m, return_j=return_j)
+        both = self.model(torch.cat([x, x]), torch.cat([timesteps, timesteps]), torch.cat([y, torch.zeros_like(y)]),
+                          force_mask=False, return_m=return_m, return_j=return_j)
+        out = {}
+        for head, value in both.items():
+            if value is None:
+                out[head] = None
+                continue
+            cond, uncond = value.chunk(2)
+            out[head] = uncond + self.scale * (cond - uncond)
+        return out
+
+
+def head_denoiser(model, text_emb: torch.Tensor, head: str = "m", force_mask: bool = False):
+    """Bind the text and pick one output head: `denoise(x_t, t) -> x0_pred` for the samplers.
+
+    head "m" is the 3D output `[B, 263, 1, T]`, "j" the 2D output `[B, 134, 1, T]`, chosen
+    explicitly whatever the input modality (the reference chose it by channel count, SPEC §6.2).
+    text_emb: `[B, 512]`, the same batch as x_t.
+    """
+    if head not in HEADS:
+        raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+
+    def denoise(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        out = model(x_t, t, text_emb, force_mask=force_mask, return_m=head == "m", return_j=head == "j")
+        return out[head]
+
+    return denoise

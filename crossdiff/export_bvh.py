@@ -4,7 +4,8 @@ Reads joint positions `[T, 22, 3]` (metres, y up; generate.py's `.npy` files; a 
 file in millimetres works too), writes a BVH file beside them (or at `-o`) with
 `crossdiff.motion.bvh`, and says how closely the BVH's forward kinematics follows the joints: exactly
 (< 0.001 mm) when the bone lengths are constant, less so for generated motion whose bones stretch.
-Blender: File > Import > Motion Capture (.bvh) with Scale 0.01 for the default centimetres.
+Blender: File > Import > Motion Capture (.bvh) with Scale 0.01 for the default centimetres. (Debian's
+Blender 3.4 on Python 3.11 fails in its importer's `open(path, 'rU')`; tests/test_bvh.py shows a shim.)
 """
 
 from __future__ import annotations

@@ -1,0 +1,146 @@
+"""train.py on a tiny config: every mode learns, resume is exact, DDP ranks agree, user errors are clear."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from train_helpers import fixed_batch_loss, tiny_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory) -> Path:
+    from prepare.synthetic import make_tiny_dataset
+
+    return make_tiny_dataset(tmp_path_factory.mktemp("synthetic") / "data", clips=8, seed=0)
+
+
+def _train(cfg) -> Path:
+    import train
+
+    return train.main(cfg)
+
+
+def _checkpoints(run: Path) -> list[Path]:
+    return sorted((run / "checkpoints").glob("step*.pt"))
+
+
+def _weights(path: Path) -> dict:
+    from crossdiff.io import torch_load
+
+    return torch_load(path)["model"]
+
+
+@pytest.mark.parametrize("mode", ["pretrain", "finetune"])
+def test_each_mode_lowers_the_loss(tmp_path, data_root, mode):
+    first = tiny_config(tmp_path, data_root, f"train.mode={mode}", "train.max_steps=1", "train.save_interval=1")
+    run = _train(first)
+    start = _checkpoints(run)[-1]
+    longer = tiny_config(tmp_path, data_root, f"train.mode={mode}", "train.max_steps=40", "train.save_interval=40")
+    _train(longer)
+    end = _checkpoints(run)[-1]
+    assert end.name == "step00000040.pt"
+    before, after = fixed_batch_loss(longer, start), fixed_batch_loss(longer, end)
+    assert after < 0.8 * before, (before, after)
+    assert (run / "config.yaml").is_file() and "mode: " + mode in (run / "config.yaml").read_text()
+    log = (run / "log.txt").read_text()
+    assert "step 40" in log and ("2d_3d=" in log) == (mode == "pretrain")
+
+
+def test_finetune_ucf_on_mixed_data_runs_and_learns(tmp_path, data_root):
+    from data_helpers import make_inthewild
+
+    ucf = make_inthewild(tmp_path / "ucf", {"v_BaseballPitch_g01_c01": 60, "v_Biking_g02_c01": 70,
+                                            "v_Biking_g03_c02": 50}, with_mask=("v_Biking_g02_c01",))
+    pre = tiny_config(tmp_path, data_root, "train.max_steps=3", name="pre")
+    pre_run = _train(pre)
+    extra = ["train.mode=finetune_ucf", "data.dataset=multi", "data.ucf_ratio=0.5", f"data.ucf_root={ucf}",
+             f"train.resume_checkpoint={pre_run}", "train.w_m2j=0.1", "train.w_j2m=0.1"]
+    cfg = tiny_config(tmp_path, data_root, *extra, "train.max_steps=20", "train.save_interval=20", name="ucf")
+    run = _train(cfg)
+    assert _checkpoints(run)[-1].name == "step00000020.pt"
+    assert "finetune_ucf" in (run / "log.txt").read_text()
+    start = _checkpoints(pre_run)[-1]
+    assert fixed_batch_loss(cfg, _checkpoints(run)[-1]) < fixed_batch_loss(cfg, start)
+
+
+def test_killed_and_resumed_run_matches_the_uninterrupted_run(tmp_path, data_root):
+    straight = _train(tiny_config(tmp_path / "a", data_root, "train.max_steps=8", "train.save_interval=4"))
+    # "killed" after the step-4 checkpoint: a run capped at 4 steps, then the same run continued to 8
+    _train(tiny_config(tmp_path / "b", data_root, "train.max_steps=4", "train.save_interval=4"))
+    resumed = _train(tiny_config(tmp_path / "b", data_root, "train.max_steps=8", "train.save_interval=4"))
+    a, b = _weights(_checkpoints(straight)[-1]), _weights(_checkpoints(resumed)[-1])
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+    assert "resumed from" in (resumed / "log.txt").read_text()
+
+
+def test_resume_never_starts_over(tmp_path, data_root):
+    run = _train(tiny_config(tmp_path, data_root, "train.max_steps=2", "train.save_interval=2"))
+    _train(tiny_config(tmp_path, data_root, "train.max_steps=2", "train.save_interval=2", "train.resume=never"))
+    assert "resumed from" not in (run / "log.txt").read_text().split("mode pretrain")[-1]
+
+
+def test_export_gives_an_official_layout_state_dict_that_loads_strictly(tmp_path, data_root):
+    from crossdiff.config import section_kwargs
+    from crossdiff.io import torch_load
+    from crossdiff.weights import build_model_from, export_state_dict
+
+    cfg = tiny_config(tmp_path, data_root, "train.max_steps=2", "train.save_interval=2")
+    run = _train(cfg)
+    plain = export_state_dict(_checkpoints(run)[-1], tmp_path / "plain.pt")
+    state = torch_load(plain)
+    assert all(isinstance(v, torch.Tensor) for v in state.values())
+    assert "sequence_pos_encoder.pe" in state and "embed_timestep.sequence_pos_encoder.pe" in state
+    model = build_model_from(section_kwargs(cfg.model), plain)
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(value, state[key], rtol=0, atol=0)
+
+
+def test_checkpoint_of_another_architecture_is_a_clear_error(tmp_path, data_root):
+    from crossdiff.errors import UserError
+
+    run = _train(tiny_config(tmp_path, data_root, "train.max_steps=1", "train.save_interval=1"))
+    wider = tiny_config(tmp_path, data_root, "model.latent_dim=48", f"train.resume_checkpoint={run}", name="other")
+    with pytest.raises(UserError, match="does not match the configured model"):
+        _train(wider)
+
+
+def test_user_errors_exit_with_code_2(tmp_path, data_root, capsys):
+    import train
+
+    base = ["--cfg", str(REPO / "configs" / "crossdiff_pre.yaml"), f"save_dir={tmp_path}", "device=cpu",
+            "text_encoder.clip_weights=random"]
+    assert train.cli(base + ["train.learning_rate=1"]) == 2
+    assert "did you mean 'train.lr'" in capsys.readouterr().err
+    assert train.cli(base + [f"data.data_root={tmp_path / 'missing'}", f"data.meta_dir={data_root}"]) == 2
+    assert str(tmp_path / "missing") in capsys.readouterr().err
+    assert train.cli(base + [f"data.data_root={data_root}", f"data.meta_dir={data_root}",
+                             f"data.glove_dir={data_root / 'glove'}", "train.mode=stage3"]) == 2
+    assert "train.mode" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_two_process_gloo_run_trains_and_ranks_agree(tmp_path, data_root):
+    from train_helpers import tiny_overrides
+
+    overrides = tiny_overrides(tmp_path, data_root) + ["train.max_steps=3", "train.save_interval=3"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CROSSDIFF_RANK_DUMP": str(tmp_path)}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           str(REPO / "tests" / "ddp_worker.py"), *overrides]
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    for key in rank0:
+        torch.testing.assert_close(rank0[key], rank1[key], rtol=0, atol=0, msg=key)
+    saved = _weights(_checkpoints(tmp_path / "save" / "tiny")[-1])
+    assert all(np.array_equal(saved[k].numpy(), rank0[k].numpy()) for k in rank0)

@@ -66,7 +66,8 @@ class Diffusion:
         Returns 3D samples `shape_3d`.
         """
         if isinstance(change_idx, bool) or not isinstance(change_idx, int) or not 0 <= change_idx < self.num_timesteps:
-            raise UserError(f"change_idx must be an integer timestep in 0..{self.num_timesteps - 1}, got {change_idx!r}")
+            raise UserError(f"change_idx must be an integer timestep in 0..{self.num_timesteps - 1}, "
+                            f"got {change_idx!r}")
         noise_2d = _gaussian(shape_2d, text_emb, generator)
         noise_3d = _gaussian(shape_3d, text_emb, generator)
         guided = self._guided(model, scale)
@@ -147,7 +148,8 @@ def _check_int(key: str, value, low: int, high: int | None, hint: str = "") -> N
 
 
 def _check_real(key: str, value, low: float, high: float) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and low <= value <= high
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = ok and math.isfinite(value) and low <= value <= high
     if not ok:
         bounds = "a finite number" if math.isinf(low) else f"a number in [{low}, {high}]"
         raise UserError(f"{key} must be {bounds}, got {value!r}")

@@ -77,7 +77,8 @@ def mixture_sample(denoise_2d: Denoise, denoise_2d_to_3d: Denoise, denoise_3d: D
     k = change_step(diffusion, change_idx)
     step = ancestral_step(diffusion) if eta is None else ddim_step(diffusion, eta)
     with _bar(diffusion.num_timesteps, progress, "mixture") as bar:
-        j = run_steps(denoise_2d, step, diffusion, noise_2d, _descending(diffusion.num_timesteps, k + 1), generator, bar)
+        steps_2d = _descending(diffusion.num_timesteps, k + 1)
+        j = run_steps(denoise_2d, step, diffusion, noise_2d, steps_2d, generator, bar)
         m0 = denoise_2d_to_3d(j, original_timesteps(diffusion, k, j))
         bar.update()
         if k == 0:

@@ -248,7 +248,7 @@ def test_mixture_equals_the_literal_procedure(model, text, alpha):
 def test_mixture_on_a_respaced_process_changes_at_the_first_step_not_above_alpha(model, text):
     diffusion = build_diffusion(sampler="ddim", sampling_steps=50)
     assert change_step(diffusion.sampling, 300) == 15 and change_step(diffusion.sampling, 319) == 15
-    diffusion.sample_mixture(model, SHAPE_3D, SHAPE_2D, text, 319, generator=seeded(), progress=False)
+    diffusion.sample_mixture(model, SHAPE_3D, SHAPE_2D, text, np.int64(319), generator=seeded(), progress=False)
     seen = received_timesteps(model)
     assert seen == list(range(980, -1, -20))
     lift_at = seen.index(300)

@@ -9,6 +9,7 @@ head selection); this module only ties them to the config values.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from functools import partial
 
@@ -65,15 +66,15 @@ class Diffusion:
         Guided like every path here when the scale is not 1 (the reference never guided it).
         Returns 3D samples `shape_3d`.
         """
-        if isinstance(change_idx, bool) or not isinstance(change_idx, int) or not 0 <= change_idx < self.num_timesteps:
+        if not _is_int(change_idx) or not 0 <= change_idx < self.num_timesteps:
             raise UserError(f"change_idx must be an integer timestep in 0..{self.num_timesteps - 1}, "
                             f"got {change_idx!r}")
         noise_2d = _gaussian(shape_2d, text_emb, generator)
         noise_3d = _gaussian(shape_3d, text_emb, generator)
         guided = self._guided(model, scale)
         eta = self.ddim_eta if self.sampler == "ddim" else None
-        return mixture_sample(head_denoiser(guided, text_emb, "j"), head_denoiser(guided, text_emb, "m"),
-                              head_denoiser(guided, text_emb, "m"), self.sampling, noise_2d, noise_3d, change_idx,
+        to_2d, to_3d = head_denoiser(guided, text_emb, "j"), head_denoiser(guided, text_emb, "m")
+        return mixture_sample(to_2d, to_3d, to_3d, self.sampling, noise_2d, noise_3d, int(change_idx),
                               eta=eta, generator=generator, progress=progress)
 
     def sample_2d_then_lift(self, model, shape_2d, text_emb: torch.Tensor, *, scale: float | None = None,
@@ -135,13 +136,17 @@ def _gaussian(shape, like: torch.Tensor, generator: torch.Generator | None) -> t
     return torch.randn(tuple(shape), generator=generator, device=like.device, dtype=torch.float32)
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def _check_choice(key: str, value, choices) -> None:
     if value not in choices:
         raise UserError(f"{key} must be one of {', '.join(choices)}, got {value!r}")
 
 
 def _check_int(key: str, value, low: int, high: int | None, hint: str = "") -> None:
-    ok = isinstance(value, int) and not isinstance(value, bool) and value >= low and (high is None or value <= high)
+    ok = _is_int(value) and value >= low and (high is None or value <= high)
     if not ok:
         bounds = f"{low}..{high}" if high is not None else f">= {low}"
         raise UserError(f"{key} must be an integer {bounds}{' ' + hint if hint else ''}, got {value!r}")

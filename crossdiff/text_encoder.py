@@ -175,8 +175,11 @@ def read_clip_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             raise UserError(f"{path}: expected a CLIP state_dict, found {type(state).__name__}")
         return state
     try:
-        # TorchScript holds no pickled Python objects; map_location keeps CUDA-saved tensors loadable
-        return dict(torch.jit.load(str(path), map_location="cpu").state_dict())
+        # TorchScript holds no pickled Python objects; map_location keeps CUDA-saved tensors loadable.
+        # The official release exists only in this format, so torch's deprecation notice is not actionable.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="`torch.jit.load` is deprecated")
+            return dict(torch.jit.load(str(path), map_location="cpu").state_dict())
     except RuntimeError as e:
         raise UserError(f"{path}: not a readable TorchScript CLIP archive ({e})") from e
 
@@ -232,7 +235,9 @@ def prepare_tower(tower: TextTower, half: bool) -> str:
     Returns the weights fingerprint (the cache key).
     """
     import_clip().model.convert_weights(tower)  # linear/attention/projection weights -> fp16, as the reference
-    fingerprint = _fingerprint(tower, f"clip-text|ctx={CONTEXT_LENGTH}|fp16-weights|compute={'fp16' if half else 'fp32'}")
+    # the compute dtype is part of the key: fp16 and float32 arithmetic give features ~1e-3 apart
+    recipe = f"clip-text|ctx={CONTEXT_LENGTH}|fp16-weights|compute={'fp16' if half else 'fp32'}"
+    fingerprint = _fingerprint(tower, recipe)
     if not half:
         tower.float()
     tower.eval().requires_grad_(False)

@@ -1,0 +1,71 @@
+"""Evaluate a checkpoint with the T2M protocol: R-Precision, FID, MM-Dist, Diversity, MultiModality, FID-U/L.
+
+    python test.py --cfg configs/crossdiff_finetune.yaml [key=value ...]
+    python test.py --cfg configs/crossdiff_finetune.yaml test_checkpoint=data/checkpoints/crossdiff.pt \\
+        test.eval_part=[all,upper,lower]                      # the paper's table with FID-U and FID-L
+    python test.py --cfg configs/demo_finetune.yaml test.evaluator_dir=save/evaluator  # synthetic data
+
+The checkpoint is `test_checkpoint`, else the newest of `<save_dir>/<NAME>`. Evaluators come from
+`test.evaluator_dir` (null: data.meta_dir): the official ones (`bash prepare/download_t2m_evaluators.sh`)
+or ones trained with train_evaluator.py. The paper's protocol is the default `test:` section
+(20 replications x 20 batches of 32, SPEC §9.4); `test.test_limit=full` evaluates the whole split.
+Writes `<save_dir>/<NAME>/eval/<tag or timestamp>.json` and `.md` (metrics, sampler settings,
+checkpoint, resolved config) and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from crossdiff import runtime
+from crossdiff.config import load_config, section_kwargs, to_yaml
+from crossdiff.errors import EXIT_USER_ERROR, UserError
+from crossdiff.evaluation.protocol import build_protocol, sampler_generate
+from crossdiff.evaluation.report import build_report, save_report
+from crossdiff.inference import load_sampler
+
+
+def sampler_settings(cfg) -> dict:
+    """What generated the motions: the diffusion sampler and the sampling path of `test:`."""
+    d = cfg.diffusion
+    return {"sampler": d.sampler, "sampling_steps": d.sampling_steps, "diffusion_steps": d.diffusion_steps,
+            "ddim_eta": d.ddim_eta, "guidance_scale": d.guidance_scale, "path": cfg.test.path,
+            "change_idx": cfg.test.change_idx}
+
+
+def main(cfg) -> dict:
+    """Evaluate the configured checkpoint; returns the report (also saved in <save_dir>/<NAME>/eval/)."""
+    rt = runtime.setup(cfg.device, cfg.seed)
+    if rt.distributed:
+        raise UserError("test.py evaluates in one process; start it with python, not torchrun")
+    out_dir, log = runtime.start_run(cfg.save_dir, cfg.NAME, to_yaml(cfg), subdir="eval")
+    protocol = build_protocol(cfg, rt.device, log)          # data and evaluators first: fail before the model
+    sampler = load_sampler(cfg, rt.device, log)
+    settings = sampler_settings(cfg)
+    log.info(f"evaluating {sampler.checkpoint} with {settings}")
+    generate = sampler_generate(sampler, cfg.test.path, cfg.test.change_idx, seed=cfg.seed)
+    results = protocol.run(generate)
+    report = build_report(results, name=cfg.NAME, checkpoint=sampler.checkpoint, sampler=settings,
+                          config=section_kwargs(cfg), tag=cfg.test.tag)
+    json_path, md_path = save_report(report, out_dir, cfg.test.tag)
+    log.info(f"results ({results['seconds']:.0f} s) in {json_path} and {md_path}:\n{report['table']}")
+    runtime.teardown()
+    return report
+
+
+def cli(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cfg", default="configs/crossdiff_finetune.yaml", help="stage config file")
+    parser.add_argument("overrides", nargs="*", help="key=value config overrides")
+    args = parser.parse_args(argv)
+    try:
+        main(load_config(args.cfg, args.overrides))
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

@@ -1,0 +1,131 @@
+"""Benchmark the full-size CrossDiff denoiser on the CPU: training step, sampling step, memory.
+
+    python bench/model_bench.py [--threads N] [--batch 8] [--repeats 2] [--skip-naive]
+
+Prints (random weights, HumanML3D widths, 196 frames):
+* one denoiser evaluation (3D head, inference mode) at batch 1 and at batch 2 (cond + uncond
+  of guided sampling, batched), in float32 and under torch.autocast("cpu", bfloat16), with the
+  max abs difference of the bf16 outputs from float32;
+* the projected per-caption sampling time of DDPM-1000, DDIM-100 and DDIM-50 with guidance
+  (one batch-2 evaluation per step);
+* forward + backward of one stage-I training step (all four cross paths, both modalities) via
+  the fused `forward_both`, and via the naive two `forward` calls for comparison;
+* peak RSS (resource.getrusage) after the inference part and after the training part.
+Each time is the median of --repeats runs after one warm-up run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from crossdiff.model import CrossDiff  # noqa: E402
+
+FRAMES = 196
+SAMPLERS = {"DDPM-1000": 1000, "DDIM-100": 100, "DDIM-50": 50}
+
+
+def timed(fn, repeats: int) -> float:
+    """Median wall time of fn() in seconds, after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def bench_inference(model: CrossDiff, repeats: int) -> dict:
+    """Seconds per 3D-head evaluation at batch 1 and 2, fp32 and bf16 autocast."""
+    model.eval()
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(2, model.njoints["m"], 1, FRAMES, generator=gen)
+    t = torch.tensor([500, 500])
+    y = torch.randn(2, 512, generator=gen)
+    results = {}
+    for dtype in ("fp32", "bf16"):
+        def run(b, dtype=dtype):
+            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bf16"):
+                return model(x[:b], t[:b], y[:b], force_mask=False, return_m=True)["m"].float()
+
+        for b in (1, 2):
+            results[(dtype, b)] = timed(lambda b=b: run(b), repeats)
+        results[(dtype, "out")] = run(2)
+    results["bf16_maxabs"] = float((results[("bf16", "out")] - results[("fp32", "out")]).abs().max())
+    results["fp32_maxabs_out"] = float(results[("fp32", "out")].abs().max())
+    return results
+
+
+def training_step(model: CrossDiff, batch: int, fused: bool):
+    """One stage-I forward + backward on random data; returns a closure for timing."""
+    gen = torch.Generator().manual_seed(2)
+    m_t = torch.randn(batch, model.njoints["m"], 1, FRAMES, generator=gen)
+    j_t = torch.randn(batch, model.njoints["j"], 1, FRAMES, generator=gen)
+    t = torch.randint(0, 1000, (batch,), generator=gen)
+    y = torch.randn(batch, 512, generator=gen)
+
+    def step():
+        model.zero_grad(set_to_none=True)
+        if fused:
+            out = model.forward_both(m_t, j_t, t, y)
+        else:
+            a = model(m_t, t, y, return_m=True, return_j=True)
+            b = model(j_t, t, y, return_m=True, return_j=True)
+            out = {"m_from_m": a["m"], "j_from_m": a["j"], "m_from_j": b["m"], "j_from_j": b["j"]}
+        # Targets are the inputs (any fixed target gives the same cost).
+        loss = sum(((out[k] - (m_t if k[0] == "m" else j_t)) ** 2).mean() for k in out)
+        loss.backward()
+
+    return step
+
+
+def main(threads: int, batch: int, repeats: int, skip_naive: bool) -> dict:
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = CrossDiff()
+    print(f"CrossDiff full size: {sum(p.numel() for p in model.parameters()):,} parameters, "
+          f"{threads} torch threads, {os.cpu_count()} CPUs, torch {torch.__version__}")
+    inf = bench_inference(model, repeats)
+    for dtype in ("fp32", "bf16"):
+        print(f"denoiser eval {dtype}: batch 1 {inf[(dtype, 1)] * 1e3:.0f} ms, "
+              f"batch 2 (cond+uncond) {inf[(dtype, 2)] * 1e3:.0f} ms")
+    print(f"bf16 vs fp32 outputs: max abs diff {inf['bf16_maxabs']:.3g} (outputs up to {inf['fp32_maxabs_out']:.3g})")
+    for dtype in ("fp32", "bf16"):
+        per_step = inf[(dtype, 2)]
+        projected = ", ".join(f"{name} {steps * per_step:.0f} s" for name, steps in SAMPLERS.items())
+        print(f"projected per caption with guidance ({dtype}): {projected}")
+    print(f"peak RSS after inference: {peak_rss_mb():.0f} MB")
+    model.train()
+    fused = timed(training_step(model, batch, fused=True), repeats)
+    print(f"stage-I train step, batch {batch}, forward_both: {fused:.2f} s")
+    naive = None
+    if not skip_naive:
+        naive = timed(training_step(model, batch, fused=False), repeats)
+        print(f"stage-I train step, batch {batch}, two forward calls: {naive:.2f} s "
+              f"(fused speed-up x{naive / fused:.2f})")
+    print(f"peak RSS after training: {peak_rss_mb():.0f} MB")
+    return {"inference": inf, "train_fused_s": fused, "train_naive_s": naive}
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (default: all cores)")
+    parser.add_argument("--batch", type=int, default=8, help="training batch size")
+    parser.add_argument("--repeats", type=int, default=2, help="timed runs per figure (after one warm-up)")
+    parser.add_argument("--skip-naive", action="store_true", help="skip the two-call training comparison")
+    args = parser.parse_args()
+    main(args.threads, args.batch, args.repeats, args.skip_naive)

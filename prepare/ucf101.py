@@ -116,8 +116,7 @@ def find_videos(keypoints: Path, out: Path) -> dict[str, Path]:
     """The keypoint files below `keypoints`, leaving out anything inside `out`."""
     if not keypoints.is_dir():
         raise UserError(f"--keypoints {keypoints}: not a folder")
-    out = out.resolve()
-    files = {v: p for v, p in find_keypoint_files(keypoints).items() if not p.resolve().is_relative_to(out)}
+    files = find_keypoint_files(keypoints, exclude=out)
     if not files:
         raise UserError(f"no .npy or .json keypoint files below {keypoints}")
     return files

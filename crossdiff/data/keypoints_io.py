@@ -45,10 +45,16 @@ def video_name(path: Path) -> str:
     return stem[len(DEMO_PREFIX):] if stem.startswith(DEMO_PREFIX) else stem
 
 
-def find_keypoint_files(folder: Path) -> dict[str, Path]:
-    """Video name -> keypoint file for every .npy/.json file below `folder` (sub-folders included)."""
+def find_keypoint_files(folder: Path, exclude: Path | None = None) -> dict[str, Path]:
+    """Video name -> keypoint file for every .npy/.json file below `folder` (sub-folders included).
+
+    Files inside `exclude` (e.g. an output folder placed inside `folder`) are left out.
+    """
     found: dict[str, Path] = {}
+    excluded = Path(exclude).resolve() if exclude is not None else None
     for path in sorted(p for p in Path(folder).rglob("*") if p.suffix in SUFFIXES and p.is_file()):
+        if excluded is not None and path.resolve().is_relative_to(excluded):
+            continue
         name = video_name(path)
         if name in found:
             raise UserError(f"two keypoint files for video {name!r}: {found[name]} and {path}; keep one")

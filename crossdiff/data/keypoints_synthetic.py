@@ -5,8 +5,8 @@ joints the 2D training data are projected from). `coco_points_3d` places the COC
 detector would report on such joints (the face points around the head joint, from the body's
 heading). `synthetic_detections` turns a clip into the keypoint file of a "video": resampled to
 the video frame rate, seen by camera `view` of SPEC §4.1, in image pixels with y down, with
-position noise, low-confidence misses, frames without any detection and an optional second,
-smaller person. The features of the clean projection (`features_2d(project_views(positions)[view])`)
+position noise, low-confidence misses, frames without any detection, a limb keypoint hidden
+for a while and an optional second, smaller person. The features of the clean projection (`features_2d(project_views(positions)[view])`)
 are then the ground truth for what prepare/ucf101.py recovers from the detections.
 """
 
@@ -23,6 +23,7 @@ from crossdiff.motion.features2d import project_views
 from crossdiff.motion.features3d import joints_to_features, recover_from_ric
 from crossdiff.skeleton import SKELETONS
 
+LIMB_KEYPOINTS = (7, 8, 9, 10, 13, 14, 15, 16)           # COCO elbows, wrists, knees, ankles
 # Face points in metres in the head's frame (forward, up, left); the ears' midpoint is the head joint.
 FACE_OFFSETS = np.array([(0.10, 0.00, 0.0), (0.08, 0.035, 0.032), (0.08, 0.035, -0.032),
                          (0.0, 0.0, 0.075), (0.0, 0.0, -0.075)])
@@ -38,6 +39,7 @@ class DetectorModel:
     miss_rate: float = 0.05                 # share of keypoints reported with a low score at a wrong place
     dropped_runs: int = 2                   # interior runs of frames in which nobody is detected
     dropped_length: int = 3                 # frames per run
+    occluded: float = 1.0                   # seconds during which one limb keypoint is hidden (too long to fill)
     distractor: bool = True                 # a second, smaller person in every frame
 
 
@@ -94,6 +96,10 @@ def synthetic_detections(positions: np.ndarray, view: int, fps: float, rng: np.r
     person[missed, :2] += rng.normal(0.0, 20.0, (missed.sum(), 2))
     for start in rng.integers(1, max(frames - model.dropped_length - 1, 2), model.dropped_runs):
         person[start:start + model.dropped_length] = (np.nan, np.nan, 0.0)
+    hidden = int(round(model.occluded * fps))
+    if 0 < hidden < frames - 2:
+        start = rng.integers(1, frames - hidden - 1)
+        person[start:start + hidden, rng.choice(LIMB_KEYPOINTS), 2] = 0.05
     people = [person]
     if model.distractor:
         other = _to_pixels(points[::-1], (view + 2) % 4, model, scale=0.7, shift=(1.2, 0.0))

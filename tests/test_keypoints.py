@@ -105,8 +105,8 @@ def test_halpe_and_wholebody_layouts_are_accepted_others_are_not(tmp_path):
     ("broken.json", "{not json", "not readable JSON"),
     ("dict.json", json.dumps({"frames": []}), "not an MMPose prediction file"),
     ("noscores.json", json.dumps([{"frame_id": 0, "instances": [{"keypoints": [1, 2]}]}]), "3 numbers per keypoint"),
-    ("mixed.json", json.dumps([{"frame_id": 0, "instances": [{"keypoints": [[0, 0]] * 17}, {"keypoints": [[0, 0]] * 26}]}]),
-     "different keypoint counts"),
+    ("mixed.json", json.dumps([{"frame_id": 0, "instances": [{"keypoints": [[0, 0]] * 17},
+                                                           {"keypoints": [[0, 0]] * 26}]}]), "different keypoint counts"),
     ("keypoints.txt", "1 2 3", "unknown keypoint file type"),
 ])
 def test_malformed_files_raise_user_errors_that_name_them(tmp_path, name, content, pattern):
@@ -246,6 +246,12 @@ def test_observation_rules_of_the_mapping():
     joints, flags = kp.coco_to_t2m(feet[..., :2], np.ones((2, 23), bool))
     assert flags[:, [10, 11]].all()
     np.testing.assert_allclose(joints[:, 10], feet[:, 17:19, :2].mean(1))
+    feet[:, 20:22, :2] = np.nan                                       # right toes never detected
+    seen = np.ones((2, 23), bool)
+    seen[:, 20:22] = False
+    joints, flags = kp.coco_to_t2m(feet[..., :2], seen)
+    assert not flags[:, 11].any() and flags[:, 10].all()
+    np.testing.assert_allclose(joints[:, 11], np.einsum("a,tac->tc", kp.affine_weights(11, (5, 8)), joints[:, [5, 8]]))
 
 
 def test_the_mask_covers_exactly_the_columns_a_joint_changes():

@@ -116,9 +116,10 @@ def coco_to_t2m(points: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, n
         joints[:, joint] = np.einsum("a,tac->tc", affine_weights(joint, anchors), joints[:, list(anchors)])
     flags[:, 0] = flags[:, 1] & flags[:, 2]                  # the shoulders only nudge the pelvis up
     flags[:, 12] = flags[:, 16] & flags[:, 17] & flags[:, 15]
-    if feet is not None:
+    if feet is not None:                                     # toes never detected: keep the derived foot
         for joint, toes in zip((10, 11), feet):
-            joints[:, joint] = points[:, list(toes)].mean(1)
+            detected = points[:, list(toes)].mean(1)
+            joints[:, joint] = np.where(np.isfinite(detected), detected, joints[:, joint])
             flags[:, joint] = observed[:, list(toes)].all(1)
     rest = np.stack([np.einsum("a,tac->tc", affine_weights(j, TORSO), joints[:, list(TORSO)])
                      for j in range(T2M.joints_num)], 1)
@@ -205,7 +206,7 @@ def feature_mask(observed: np.ndarray) -> np.ndarray:
     """[T, 22] joint flags -> [T-1, 134] float32: 1 where every joint a feature reads was observed."""
     now, ahead, first_root = feature_dependencies()
     missing = (~observed).astype(np.float64)
-    bad = missing[:-1] @ now.T + missing[1:] @ ahead.T + np.outer(np.ones(len(observed) - 1), first_root * missing[0, 0])
+    bad = missing[:-1] @ now.T + missing[1:] @ ahead.T + first_root * missing[0, 0]     # [T-1, D]
     return (bad == 0).astype(np.float32)
 
 
@@ -239,8 +240,9 @@ def _visible_stretch(joints: np.ndarray, flags: np.ndarray, settings: KeypointSe
     start, stop = timing.longest_run(flags[:, 0])
     rows = int(np.floor((stop - start - 1) * TARGET_FPS / settings.fps + 1e-9)) if stop > start else 0
     if rows < settings.min_frames:
-        raise UnusableClip(f"too short: the longest stretch with both hips seen lasts {(stop - start) / settings.fps:.1f} s "
-                           f"({max(rows, 0)} feature frames at {TARGET_FPS:g} fps, {settings.min_frames} needed)")
+        raise UnusableClip(f"too short: the longest stretch with both hips seen lasts "
+                           f"{(stop - start) / settings.fps:.1f} s ({max(rows, 0)} feature frames at "
+                           f"{TARGET_FPS:g} fps, {settings.min_frames} needed)")
     return joints[start:stop], flags[start:stop]
 
 

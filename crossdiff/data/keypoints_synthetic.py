@@ -6,8 +6,9 @@ detector would report on such joints (the face points around the head joint, fro
 heading). `synthetic_detections` turns a clip into the keypoint file of a "video": resampled to
 the video frame rate, seen by camera `view` of SPEC §4.1, in image pixels with y down, with
 position noise, low-confidence misses, frames without any detection, a limb keypoint hidden
-for a while and an optional second, smaller person. The features of the clean projection (`features_2d(project_views(positions)[view])`)
-are then the ground truth for what prepare/ucf101.py recovers from the detections.
+for a while and an optional second, smaller person. The features of the clean projection,
+`features_2d(project_views(positions)[view])`, are then the ground truth for what
+prepare/ucf101.py recovers from the detections.
 """
 
 from __future__ import annotations

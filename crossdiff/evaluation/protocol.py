@@ -189,6 +189,9 @@ class Protocol:
         """Embeddings of one replication per part: text, real, gen [N, 512] and mm [N_mm, S, 512] (float32)."""
         loader = self.loader(replication)
         batches = self._batch_count(loader)
+        full = self.settings.test_limit is None
+        diversity_times(len(self.dataset) if full else batches * self.settings.batch_size,
+                        self.settings.diversity_times)           # fail before sampling, not after
         store = {part: {"text": [], "real": [], "gen": [], "mm": []} for part in self.evaluators}
         bar = tqdm(islice(loader, batches), total=batches, desc=f"replication {replication + 1}", unit="batch",
                    leave=False, disable=not progress)
@@ -253,6 +256,16 @@ def co_embeddings(evaluator: T2MEvaluator, batch: dict, motions: list[torch.Tens
     return per_copy(text)[:1] + per_copy(motion)
 
 
+def diversity_times(samples: int, configured: int) -> int:
+    """Diversity pairs for a replication of `samples`: `configured`, or 10 when there are not more samples
+    than that (the reference's 300-or-10 rule); too few samples for either is a UserError."""
+    times = configured if samples > configured else SMALL_DIVERSITY_TIMES
+    if samples <= times:
+        raise UserError(f"a replication gives {samples} samples; Diversity needs more than {times}: raise "
+                        f"test.test_limit or test.batch_size")
+    return times
+
+
 def part_metrics(text: np.ndarray, real: np.ndarray, gen: np.ndarray, mm: np.ndarray | None,
                  settings: ProtocolSettings, rng) -> dict[str, float]:
     """The metrics of one evaluator: text/real/gen [N, 512], mm [N_mm, S, 512] or None.
@@ -268,10 +281,7 @@ def part_metrics(text: np.ndarray, real: np.ndarray, gen: np.ndarray, mm: np.nda
         out[f"matching_score{suffix}"] = M.matching_score(text, motion, settings.batch_size)
     out["fid"] = M.frechet_distance(*M.calculate_activation_statistics(real),
                                     *M.calculate_activation_statistics(gen))
-    times = settings.diversity_times if len(real) > settings.diversity_times else SMALL_DIVERSITY_TIMES
-    if len(real) <= times:
-        raise UserError(f"a replication gave {len(real)} samples; Diversity needs more than {times}: raise "
-                        f"test.test_limit or test.batch_size")
+    times = diversity_times(len(real), settings.diversity_times)
     out["diversity_real"] = M.diversity(real, times, rng)
     out["diversity"] = M.diversity(gen, times, rng)
     if mm is not None:

@@ -49,7 +49,7 @@ def test_each_mode_lowers_the_loss(tmp_path, data_root, mode):
     end = _checkpoints(run)[-1]
     assert end.name == "step00000040.pt"
     before, after = fixed_batch_loss(longer, start), fixed_batch_loss(longer, end)
-    assert after < 0.8 * before, (before, after)
+    assert after < 0.9 * before, (before, after)
     assert (run / "config.yaml").is_file() and "mode: " + mode in (run / "config.yaml").read_text()
     log = (run / "log.txt").read_text()
     assert "step 40" in log and ("2d_3d=" in log) == (mode == "pretrain")
@@ -58,8 +58,8 @@ def test_each_mode_lowers_the_loss(tmp_path, data_root, mode):
 def test_finetune_ucf_on_mixed_data_runs_and_learns(tmp_path, data_root):
     from data_helpers import make_inthewild
 
-    ucf = make_inthewild(tmp_path / "ucf", {"v_BaseballPitch_g01_c01": 60, "v_Biking_g02_c01": 70,
-                                            "v_Biking_g03_c02": 50}, with_mask=("v_Biking_g02_c01",))
+    ucf = make_inthewild(tmp_path / "ucf", {"v_BaseballPitch_g01_c01": 44, "v_Biking_g02_c01": 46,
+                                            "v_Biking_g03_c02": 41}, with_mask=("v_Biking_g02_c01",))
     pre = tiny_config(tmp_path, data_root, "train.max_steps=3", name="pre")
     pre_run = _train(pre)
     extra = ["train.mode=finetune_ucf", "data.dataset=multi", "data.ucf_ratio=0.5", f"data.ucf_root={ucf}",
@@ -120,8 +120,8 @@ def test_user_errors_exit_with_code_2(tmp_path, data_root, capsys):
 
     base = ["--cfg", str(REPO / "configs" / "crossdiff_pre.yaml"), f"save_dir={tmp_path}", "device=cpu",
             "text_encoder.clip_weights=random"]
-    assert train.cli(base + ["train.learning_rate=1"]) == 2
-    assert "did you mean 'train.lr'" in capsys.readouterr().err
+    assert train.cli(base + ["train.bach_size=1"]) == 2
+    assert "did you mean 'train.batch_size'" in capsys.readouterr().err
     assert train.cli(base + [f"data.data_root={tmp_path / 'missing'}", f"data.meta_dir={data_root}"]) == 2
     assert str(tmp_path / "missing") in capsys.readouterr().err
     assert train.cli(base + [f"data.data_root={data_root}", f"data.meta_dir={data_root}",

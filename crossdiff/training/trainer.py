@@ -183,11 +183,15 @@ class Trainer:
     def _epoch_batches(self):
         """Yield the current epoch's batches, skipping those a resumed checkpoint had consumed.
 
-        python/numpy are reseeded per epoch so the skipped batches replay the same draws; the torch
+        python, numpy and the dataset's generator are reseeded per epoch so the skipped batches replay
+        the same draws; the torch
         RNG saved in the checkpoint is restored once the skipping is done.
         """
         random.seed(self._epoch_seed())
         np.random.seed(self._epoch_seed())
+        reseed = getattr(self.dataset, "reseed", None)
+        if reseed is not None:  # the dataset's own generator (workers reseed their copies themselves)
+            reseed(self._epoch_seed())
         skip = self.batch_in_epoch
         for index, batch in enumerate(self._loader()):
             if index < skip:
@@ -272,6 +276,9 @@ class Trainer:
         ckpt_io.save_training_checkpoint(path, model=self.model, optimizer=self.optimizer, ema=self.ema,
                                          step=self.step, epoch=self.epoch, batch_in_epoch=self.batch_in_epoch,
                                          config=self.config)
+        flush = getattr(self.encode_text, "flush", None)
+        if flush is not None:  # keep the caption-embedding cache on disk in step with the checkpoints
+            flush()
         self._prune()
         return path
 

@@ -20,7 +20,7 @@ from crossdiff.errors import UserError
 from crossdiff.evaluation.evaluator import T2MEvaluator
 from crossdiff.evaluation.protocol import (Protocol, ProtocolSettings, co_embeddings, load_evaluators,
                                            parse_parts, parse_test_limit, training_evaluate_fn)
-from crossdiff.evaluation.report import build_report, results_table, save_report, summarize
+from crossdiff.evaluation.report import build_report, report_markdown, results_table, save_report, summarize
 
 REPO = Path(__file__).resolve().parents[1]
 CLIPS = 40            # the synthetic 15% test split: 6 clips and their mirrors, 12 items
@@ -111,7 +111,8 @@ def test_ground_truth_as_generation_gives_zero_fid_and_the_real_scores(gt_result
         for name in ("r_precision_top1", "r_precision_top2", "r_precision_top3", "matching_score"):
             np.testing.assert_allclose(metrics[name]["values"], metrics[f"{name}_real"]["values"], rtol=1e-6)
     assert gt_results["protocol"]["samples"] == 3 * BATCH
-    assert gt_results["metrics"]["all"]["matching_score"]["mean"] != gt_results["metrics"]["lower"]["matching_score"]["mean"]
+    scores = {part: gt_results["metrics"][part]["matching_score"]["mean"] for part in ("all", "lower")}
+    assert scores["all"] != scores["lower"]      # two evaluators, two embeddings
 
 
 def test_replications_give_mean_and_the_95_percent_interval(gt_results):
@@ -142,8 +143,14 @@ def test_full_split_noise_and_multimodality(protocol, gt_results):
     assert results["protocol"]["mm_texts"] == 5
     assert generate.calls == 3 + 1 + 1          # 3 samples for the MultiModality batch, 1 for the others
     metrics = results["metrics"]["all"]
-    assert metrics["fid"]["mean"] > 10 and metrics["fid"]["mean"] > 1000 * abs(gt_results["metrics"]["all"]["fid"]["mean"])
+    gt_fid = gt_results["metrics"]["all"]["fid"]["mean"]
+    assert metrics["fid"]["mean"] > 10 and metrics["fid"]["mean"] > 1000 * abs(gt_fid)
     assert metrics["multimodality"]["mean"] > 0
+    sampler = {"sampler": "ddpm", "sampling_steps": 1000, "diffusion_steps": 1000, "ddim_eta": 0.0,
+               "guidance_scale": 1.0, "path": "3d", "change_idx": 300}
+    page = report_markdown(build_report(results, name="noise", checkpoint=None, sampler=sampler, config={}))
+    assert "MultiModality on 5 texts x 3 samples" in page and "1 replications x the whole split in batches of 5 (12 samples each)" in page
+    assert "| MModality ↑ |" in page
 
 
 def test_multimodality_embeddings_have_one_row_per_text_and_sample(protocol):
@@ -193,11 +200,12 @@ def test_table_follows_the_paper_layout():
             "r_precision_top1_real": s(0.5), "r_precision_top2_real": s(0.7), "r_precision_top3_real": s(0.797),
             "matching_score_real": s(2.974), "diversity_real": s(9.503)}
     table = results_table({"lower": {"fid": s(0.281)}, "all": head, "upper": {"fid": s(0.118)}}, "CrossDiff")
-    header, _, real, model = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()]
+    header, _, real, model = rows
     assert header == ["Method", "R-Precision Top-1 ↑", "Top-2 ↑", "Top-3 ↑", "FID ↓", "MM-Dist ↓", "Diversity →",
                       "MModality ↑", "FID-U ↓", "FID-L ↓"]
-    assert real == ["Real motion", "0.500±0.010", "0.700±0.010", "0.797±0.010", "–", "2.974±0.010", "9.503±0.010",
-                    "–", "–", "–"]
+    assert real == ["Real motion", "0.500±0.010", "0.700±0.010", "0.797±0.010", "–", "2.974±0.010",
+                    "9.503±0.010", "–", "–", "–"]
     assert model[0] == "CrossDiff" and model[3] == "0.730±0.010" and model[-2:] == ["0.118±0.010", "0.281±0.010"]
     assert summarize([1.0, 3.0])["conf"] == pytest.approx(1.96 * 1.0 / math.sqrt(2))
 
@@ -207,6 +215,16 @@ def test_missing_evaluator_says_how_to_get_one(tmp_path, evaluator_dir):
         load_evaluators(tmp_path, ["all"])
     with pytest.raises(UserError, match="'upper' evaluator"):
         load_evaluators(evaluator_dir, ["all", "upper"])
+
+
+def test_settings_come_from_the_test_section(tmp_path):
+    stage = tmp_path / "stage.yaml"
+    stage.write_text("test:\n  test_limit: full\n  test_mm: true\n  replications: 4\n  quick_batches: 2\n")
+    section = load_config(stage).test
+    settings = ProtocolSettings.from_section(section, seed=9)
+    assert (settings.test_limit, settings.test_mm, settings.replications, settings.seed) == (None, True, 4, 9)
+    quick = ProtocolSettings.from_section(section, seed=9, quick=True)
+    assert (quick.test_limit, quick.test_mm, quick.replications) == (2, False, 1)
 
 
 def test_settings_are_checked():
@@ -248,7 +266,7 @@ class FakeSampler:
 
 def test_training_hook_runs_one_quick_replication(folder, evaluator_dir):
     cfg = load_config(overrides=overrides(folder, evaluator_dir, "test.quick_batches=3", "test.path=mixture",
-                                          "test.change_idx=120"))
+                                          "test.change_idx=120", "test.eval_part=[all,lower]"))
     models, sampler = [], FakeSampler()
 
     def sampler_for(model):
@@ -262,7 +280,7 @@ def test_training_hook_runs_one_quick_replication(folder, evaluator_dir):
     assert [call[:3] for call in sampler.calls] == [(BATCH, "mixture", 120)] * 3
     assert all(isinstance(call[3], torch.Generator) for call in sampler.calls)
     assert set(metrics) == {"r_precision_top3", "fid", "matching_score", "diversity", "r_precision_top3_real",
-                            "matching_score_real"}
+                            "matching_score_real", "fid_lower"}
     assert all(isinstance(v, float) and math.isfinite(v) for v in metrics.values())
 
 

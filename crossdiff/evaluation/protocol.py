@@ -39,7 +39,7 @@ from crossdiff.evaluation.evaluator import PARTS, T2MEvaluator, evaluator_file, 
 from crossdiff.evaluation.report import main_part, summarize_replications
 
 Generate = Callable[[dict], torch.Tensor]   # evaluation batch -> normalised motion [B, 263, 1, T]
-SMALL_DIVERSITY_TIMES = 10 # Diversity pairs when a replication has no more samples than diversity_times
+SMALL_DIVERSITY_TIMES = 10  # Diversity pairs when a replication has no more samples than diversity_times
 
 
 @dataclass(frozen=True)
@@ -110,9 +110,9 @@ def load_evaluators(folder, parts, skeleton: str = "t2m", device="cpu") -> dict[
         try:
             found[part] = evaluator_file(folder, part)
         except UserError as e:
-            raise UserError(f"{e} (test.evaluator_dir; null means data.meta_dir). Official evaluators: "
-                            f"`bash prepare/download_t2m_evaluators.sh`; for another dataset: "
-                            f"`python train_evaluator.py --cfg CONFIG` (part {part})") from None
+            raise UserError(f"{e} (the folder is test.evaluator_dir; null means data.meta_dir). A dataset "
+                            f"without official evaluators needs its own: `python train_evaluator.py --cfg CONFIG "
+                            f"evaluator.part={part}` writes <data.meta_dir>/{part}.tar") from None
     return {part: T2MEvaluator.load(path, part, skeleton, device) for part, path in found.items()}
 
 
@@ -139,7 +139,9 @@ class Protocol:
     normalizer: Normalizer
     settings: ProtocolSettings
     log: logging.Logger | None = None
-    description: dict | None = None   # split and evaluator folder, copied into the results
+    split: str = "test"                 # where the items and evaluators come from (copied into the results)
+    data_root: str | None = None
+    evaluator_dir: str | None = None
 
     @property
     def main_part(self) -> str:
@@ -160,7 +162,7 @@ class Protocol:
         protocol = {"replications": s.replications, "test_limit": s.test_limit, "batch_size": s.batch_size,
                     "parts": list(self.evaluators), "test_mm": s.test_mm, "mm_samples": s.mm_samples,
                     "mm_pairs": s.mm_pairs, "diversity_times": s.diversity_times, "seed": s.seed,
-                    **counts, **(self.description or {})}
+                    **counts, "split": self.split, "data_root": self.data_root, "evaluator_dir": self.evaluator_dir}
         return {"metrics": summarize_replications(per_replication), "protocol": protocol,
                 "seconds": round(time.perf_counter() - started, 3)}
 
@@ -303,8 +305,8 @@ def build_protocol(cfg, device="cpu", log=None, *, quick: bool = False, progress
     if log is not None:
         log.info(f"evaluation: {len(dataset)} {t.split} items of {cfg.data.data_root}, evaluators "
                  f"{', '.join(parts)} from {folder}")
-    return Protocol(dataset, evaluators, dataset.normalizer, settings, log,
-                    {"split": t.split, "data_root": str(cfg.data.data_root), "evaluator_dir": str(folder)})
+    return Protocol(dataset, evaluators, dataset.normalizer, settings, log, split=t.split,
+                    data_root=str(cfg.data.data_root), evaluator_dir=str(folder))
 
 
 def training_evaluate_fn(cfg, device, sampler_for: Callable, log=None) -> Callable[[torch.nn.Module, int], dict]:

@@ -102,7 +102,8 @@ def build_report(results: dict, *, name: str, checkpoint: str | None, sampler: d
 def report_markdown(report: dict) -> str:
     """The Markdown page of a report: settings, the headline table, then every metric per evaluator."""
     protocol, sampler = report["protocol"], report["sampler"]
-    limit = protocol["test_limit"] if protocol["test_limit"] is not None else "full"
+    batches = (f"{protocol['test_limit']} batches" if protocol["test_limit"] is not None
+               else "the whole split in batches")
     lines = [
         f"# Evaluation of {report['name']}", "",
         f"- checkpoint: `{report['checkpoint']}`",
@@ -110,7 +111,7 @@ def report_markdown(report: dict) -> str:
         f"- sampler: {sampler['sampler']}, {sampler['sampling_steps']} of {sampler['diffusion_steps']} steps, "
         f"guidance scale {sampler['guidance_scale']}, path {sampler['path']}"
         + (f", change_idx {sampler['change_idx']}" if sampler["path"] == "mixture" else ""),
-        f"- protocol: {protocol['replications']} replications x {limit} batches of {protocol['batch_size']} "
+        f"- protocol: {protocol['replications']} replications x {batches} of {protocol['batch_size']} "
         f"({protocol['samples']} samples each) on the {protocol['split']} split; "
         f"evaluators {', '.join(protocol['parts'])} from `{protocol['evaluator_dir']}`"
         + (f"; MultiModality on {protocol['mm_texts']} texts x {protocol['mm_samples']} samples"

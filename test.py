@@ -39,9 +39,10 @@ def main(cfg) -> dict:
     rt = runtime.setup(cfg.device, cfg.seed)
     if rt.distributed:
         raise UserError("test.py evaluates in one process; start it with python, not torchrun")
-    out_dir, log = runtime.start_run(cfg.save_dir, cfg.NAME, to_yaml(cfg), subdir="eval")
+    log = runtime.get_logger()
     protocol = build_protocol(cfg, rt.device, log)          # data and evaluators first: fail before the model
     sampler = load_sampler(cfg, rt.device, log)
+    out_dir, log = runtime.start_run(cfg.save_dir, cfg.NAME, to_yaml(cfg), subdir="eval")  # inputs are fine now
     settings = sampler_settings(cfg)
     log.info(f"evaluating {sampler.checkpoint} with {settings}")
     generate = sampler_generate(sampler, cfg.test.path, cfg.test.change_idx, seed=cfg.seed)

@@ -296,6 +296,7 @@ def test_cli_exits_2_without_evaluators(folder, tmp_path):
     code = entry.cli(["--cfg", str(REPO / "configs" / "base.yaml"),
                       *overrides(folder, tmp_path / "none", f"save_dir={tmp_path / 'save'}")])
     assert code == 2
+    assert not (tmp_path / "save").exists()      # nothing is written before the inputs are checked
 
 
 def test_main_evaluates_a_random_tiny_model_end_to_end(folder, evaluator_dir, tmp_path):

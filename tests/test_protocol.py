@@ -299,6 +299,7 @@ def test_cli_exits_2_without_evaluators(folder, tmp_path):
     assert not (tmp_path / "save").exists()      # nothing is written before the inputs are checked
 
 
+@pytest.mark.slow
 def test_main_evaluates_a_random_tiny_model_end_to_end(folder, evaluator_dir, tmp_path):
     for name in ("crossdiff.model", "crossdiff.diffusion", "crossdiff.text_encoder"):
         pytest.importorskip(name, reason=f"{name} has not landed yet")

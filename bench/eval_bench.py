@@ -106,7 +106,7 @@ def main(args) -> None:
         for sampler, steps in samplers:
             found = run_one(bench_config(folder, scratch, args, sampler, steps), model, encode_text)
             rows.append((f"{sampler.upper()}-{steps}", found))
-    print(f"\n| sampler | replication of {args.batches} batches (s) | sampling | evaluator + data | metrics "
+    print(f"\n| sampler | replication of {args.batches} batch(es) (s) | sampling | evaluator + data | metrics "
           f"| paper replication, {PAPER_BATCHES} batches (min) | {PAPER_REPLICATIONS} replications (h) |")
     print("|---|---|---|---|---|---|---|")
     for name, t in rows:

@@ -18,6 +18,8 @@ from omegaconf import DictConfig, OmegaConf
 from crossdiff.errors import UserError
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+# Number-valued keys that also accept a word (checked by the code that reads them).
+NUMBER_OR_WORD = {"test.test_limit": {"full"}}
 BASE_CONFIG = CONFIG_DIR / "base.yaml"
 
 
@@ -116,6 +118,8 @@ def _check_types(cli: DictConfig, base: DictConfig, prefix: str = "") -> None:
             continue
         elif isinstance(default, bool) and not isinstance(value, bool):
             raise UserError(f"config key '{name}' expects true/false, got {value!r}")
+        elif value in NUMBER_OR_WORD.get(name, ()):
+            continue
         elif isinstance(default, (int, float)) and not isinstance(default, bool) and not isinstance(value, (int, float)):
             raise UserError(f"config key '{name}' expects a number, got {value!r}")
         elif isinstance(default, float) and isinstance(value, bool):

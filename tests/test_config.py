@@ -13,10 +13,21 @@ def test_base_loads_with_defaults():
 
 
 def test_override_qualified_and_unqualified():
-    cfg = load_config(overrides=["train.lr=3e-5", "batch_size=8", "NAME=abc"])
+    cfg = load_config(overrides=["train.lr=3e-5", "num_epochs=8", "NAME=abc"])
     assert cfg.train.lr == pytest.approx(3e-5)
-    assert cfg.train.batch_size == 8
+    assert cfg.train.num_epochs == 8
     assert cfg.NAME == "abc"
+
+
+def test_ambiguous_bare_key_names_every_section():
+    with pytest.raises(UserError, match="train.batch_size.*generate.batch_size|ambiguous"):
+        load_config(overrides=["batch_size=8"])
+
+
+def test_a_number_key_accepts_its_word():
+    assert load_config(overrides=["test.test_limit=full"]).test.test_limit == "full"
+    with pytest.raises(UserError, match="expects a number"):
+        load_config(overrides=["test.test_limit=all"])
 
 
 def test_misspelt_override_names_closest_key():

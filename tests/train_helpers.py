@@ -26,8 +26,11 @@ def tiny_config(tmp_path: Path, data_root: Path, *extra: str, stage: str | None 
     return load_config(stage, tiny_overrides(tmp_path, data_root, name) + list(extra))
 
 
-def fixed_batch_loss(cfg, weights, batch_items: int = 8) -> float:
-    """The mode's loss of `weights` on the first training items, with fixed t and noise, in eval mode."""
+def fixed_batch_loss(cfg, weights, batch_items: int = 8, teacher=None) -> float:
+    """The mode's loss of `weights` on the first training items, with fixed t and noise, in eval mode.
+
+    finetune_ucf needs the frozen `teacher` weights that give the pseudo 3D labels.
+    """
     import logging
     import random
 
@@ -36,7 +39,7 @@ def fixed_batch_loss(cfg, weights, batch_items: int = 8) -> float:
     from crossdiff.diffusion import build_diffusion
     from crossdiff.text_encoder import build_text_encoder
     from crossdiff.training.losses import Objective
-    from crossdiff.training.setup import build_training_data
+    from crossdiff.training.setup import PseudoLabeler, build_training_data
     from crossdiff.weights import build_model_from
 
     dataset, collate, _ = build_training_data(cfg, logging.getLogger("test"))
@@ -46,7 +49,8 @@ def fixed_batch_loss(cfg, weights, batch_items: int = 8) -> float:
     batch = collate([dataset[i] for i in range(batch_items)])
     model = build_model_from(section_kwargs(cfg.model), weights).eval()
     diffusion = build_diffusion(**section_kwargs(cfg.diffusion))
-    objective = Objective(model, diffusion, cfg.train.mode, cfg.train.w_m2j, cfg.train.w_j2m)
+    pseudo = PseudoLabeler(build_model_from(section_kwargs(cfg.model), teacher)) if teacher else None
+    objective = Objective(model, diffusion, cfg.train.mode, cfg.train.w_m2j, cfg.train.w_j2m, pseudo)
     encode = build_text_encoder(device="cpu", **section_kwargs(cfg.text_encoder))
     t = torch.linspace(0, diffusion.num_timesteps - 1, batch_items).long()
     noise3d = torch.randn(batch["motion"].shape, generator=generator)

@@ -29,11 +29,11 @@ from crossdiff.errors import EXIT_USER_ERROR, UserError
 REPO = Path(__file__).resolve().parent
 HELD_OUT_CAPTIONS = 4
 QUICK = {  # --quick: every step tiny
-    "clips": 24,
+    "clips": 128,
     "evaluator": ["evaluator.movement_epochs=1", "evaluator.coemb_epochs=1", "evaluator.val_rounds=1",
-                  "evaluator.test_split=null"],
+                  "evaluator.pairs_per_batch=8", "evaluator.val_split=test", "evaluator.test_split=null"],
     "train": ["train.max_steps=4", "train.save_interval=4", "train.batch_size=8", "model.max_frames=48"],
-    "test": ["test.replications=1", "test.test_limit=1", "test.batch_size=8", "diffusion.sampling_steps=2",
+    "test": ["test.replications=1", "test.test_limit=2", "test.batch_size=8", "diffusion.sampling_steps=2",
              "model.max_frames=48"],
     "generate": ["diffusion.sampling_steps=2", "model.max_frames=48"],
     "fit_iterations": 5,
@@ -116,14 +116,14 @@ def step_generate(data: Path, save: Path, quick: bool) -> Path:
     return generate.main(cfg)
 
 
-def step_fit_and_render(gen_dir: Path, quick: bool) -> list[Path]:
+def step_fit_and_render(gen_dir: Path, quick: bool, samples: int = 2) -> list[Path]:
     import fit_smpl
+    from crossdiff.render.blender_inputs import default_output
     from crossdiff.render.blender_launch import find_blender
 
     outputs = []
-    for joints in sorted(gen_dir.glob("[0-9]*.npy"))[:2]:
-        if "_" in joints.stem:
-            continue
+    joints_files = sorted(p for p in gen_dir.glob("*.npy") if p.stem.isdigit())[:samples]
+    for joints in joints_files:
         mesh = joints.with_name(f"{joints.stem}_mesh.npy")
         if not mesh.is_file():
             fit_smpl.main(joints, iterations=QUICK["fit_iterations"] if quick else 100)
@@ -133,11 +133,11 @@ def step_fit_and_render(gen_dir: Path, quick: bool) -> list[Path]:
         except UserError:
             print("[demo] 8. Blender is not installed: skipping the mesh render (stick-figure videos are there)")
             continue
-        video = mesh.with_name(f"{mesh.stem}_blender.mp4")
+        video = default_output(mesh, "video")
         if not video.is_file():
             size = ["--resolution", "160x120", "--samples", "4"] if quick else ["--resolution", "480x384", "--samples", "16"]
             subprocess.run([blender, "--background", "--python", str(REPO / "render_blender.py"), "--",
-                            f"--file={mesh}", *size], check=True)
+                            f"--file={mesh}", *size], check=True, stdout=subprocess.DEVNULL)
         outputs.append(video)
     return outputs
 

@@ -47,7 +47,7 @@ def cli(argv=None) -> int:
     parser.add_argument("--cfg", default="configs/crossdiff_finetune.yaml", help="stage config file")
     parser.add_argument("--text", action="append", help="a caption (repeatable); replaces generate.captions")
     parser.add_argument("overrides", nargs="*", help="key=value config overrides")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # --text may stand between key=value overrides
     overrides = list(args.overrides)
     if args.text:
         # JSON is valid YAML flow syntax and quotes any caption safely.

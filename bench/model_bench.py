@@ -1,6 +1,7 @@
 """Benchmark the full-size CrossDiff denoiser on the CPU: training step, sampling step, memory.
 
-    python bench/model_bench.py [--threads N] [--batch 8] [--repeats 2] [--skip-naive]
+    python bench/model_bench.py [--threads N] [--batch 8] [--repeats 3] [--train-repeats 1]
+                                [--skip-naive] [--bf16-train]
 
 Prints (random weights, HumanML3D widths, 196 frames):
 * one denoiser evaluation (3D head, inference mode) at batch 1 and at batch 2 (cond + uncond
@@ -9,9 +10,12 @@ Prints (random weights, HumanML3D widths, 196 frames):
 * the projected per-caption sampling time of DDPM-1000, DDIM-100 and DDIM-50 with guidance
   (one batch-2 evaluation per step);
 * forward + backward of one stage-I training step (all four cross paths, both modalities) via
-  the fused `forward_both`, and via the naive two `forward` calls for comparison;
+  the fused `forward_both`, and via the naive two `forward` calls for comparison (with
+  --bf16-train also the fused step under bf16 autocast);
 * peak RSS (resource.getrusage) after the inference part and after the training part.
-Each time is the median of --repeats runs after one warm-up run.
+Inference times are the median of --repeats runs after one warm-up run; a training time is the
+median of --train-repeats steps after a warm-up step at batch 1 (a full-size step takes tens of
+seconds on two cores, so the default run stays near three minutes).
 """
 
 from __future__ import annotations
@@ -34,9 +38,9 @@ FRAMES = 196
 SAMPLERS = {"DDPM-1000": 1000, "DDIM-100": 100, "DDIM-50": 50}
 
 
-def timed(fn, repeats: int) -> float:
-    """Median wall time of fn() in seconds, after one warm-up call."""
-    fn()
+def timed(fn, repeats: int, warmup=None) -> float:
+    """Median wall time of fn() in seconds, after one warm-up call of `warmup` (default: fn)."""
+    (warmup or fn)()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -70,7 +74,7 @@ def bench_inference(model: CrossDiff, repeats: int) -> dict:
     return results
 
 
-def training_step(model: CrossDiff, batch: int, fused: bool):
+def training_step(model: CrossDiff, batch: int, fused: bool, bf16: bool = False):
     """One stage-I forward + backward on random data; returns a closure for timing."""
     gen = torch.Generator().manual_seed(2)
     m_t = torch.randn(batch, model.njoints["m"], 1, FRAMES, generator=gen)
@@ -80,20 +84,26 @@ def training_step(model: CrossDiff, batch: int, fused: bool):
 
     def step():
         model.zero_grad(set_to_none=True)
-        if fused:
-            out = model.forward_both(m_t, j_t, t, y)
-        else:
-            a = model(m_t, t, y, return_m=True, return_j=True)
-            b = model(j_t, t, y, return_m=True, return_j=True)
-            out = {"m_from_m": a["m"], "j_from_m": a["j"], "m_from_j": b["m"], "j_from_j": b["j"]}
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            if fused:
+                out = model.forward_both(m_t, j_t, t, y)
+            else:
+                a = model(m_t, t, y, return_m=True, return_j=True)
+                b = model(j_t, t, y, return_m=True, return_j=True)
+                out = {"m_from_m": a["m"], "j_from_m": a["j"], "m_from_j": b["m"], "j_from_j": b["j"]}
         # Targets are the inputs (any fixed target gives the same cost).
-        loss = sum(((out[k] - (m_t if k[0] == "m" else j_t)) ** 2).mean() for k in out)
+        loss = sum(((out[k].float() - (m_t if k[0] == "m" else j_t)) ** 2).mean() for k in out)
         loss.backward()
 
     return step
 
 
-def main(threads: int, batch: int, repeats: int, skip_naive: bool) -> dict:
+def bench_training(model: CrossDiff, batch: int, repeats: int, fused: bool, bf16: bool = False) -> float:
+    model.train()
+    return timed(training_step(model, batch, fused, bf16), repeats, warmup=training_step(model, 1, fused, bf16))
+
+
+def main(threads: int, batch: int, repeats: int, train_repeats: int, skip_naive: bool, bf16_train: bool) -> dict:
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = CrossDiff()
@@ -109,23 +119,26 @@ def main(threads: int, batch: int, repeats: int, skip_naive: bool) -> dict:
         projected = ", ".join(f"{name} {steps * per_step:.0f} s" for name, steps in SAMPLERS.items())
         print(f"projected per caption with guidance ({dtype}): {projected}")
     print(f"peak RSS after inference: {peak_rss_mb():.0f} MB")
-    model.train()
-    fused = timed(training_step(model, batch, fused=True), repeats)
-    print(f"stage-I train step, batch {batch}, forward_both: {fused:.2f} s")
-    naive = None
-    if not skip_naive:
-        naive = timed(training_step(model, batch, fused=False), repeats)
+    fused = bench_training(model, batch, train_repeats, fused=True)
+    print(f"stage-I train step (forward + backward), batch {batch}, forward_both: {fused:.2f} s")
+    naive = None if skip_naive else bench_training(model, batch, train_repeats, fused=False)
+    if naive is not None:
         print(f"stage-I train step, batch {batch}, two forward calls: {naive:.2f} s "
               f"(fused speed-up x{naive / fused:.2f})")
+    bf16 = bench_training(model, batch, train_repeats, fused=True, bf16=True) if bf16_train else None
+    if bf16 is not None:
+        print(f"stage-I train step, batch {batch}, forward_both under bf16 autocast: {bf16:.2f} s")
     print(f"peak RSS after training: {peak_rss_mb():.0f} MB")
-    return {"inference": inf, "train_fused_s": fused, "train_naive_s": naive}
+    return {"inference": inf, "train_fused_s": fused, "train_naive_s": naive, "train_bf16_s": bf16}
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (default: all cores)")
     parser.add_argument("--batch", type=int, default=8, help="training batch size")
-    parser.add_argument("--repeats", type=int, default=2, help="timed runs per figure (after one warm-up)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per inference figure")
+    parser.add_argument("--train-repeats", type=int, default=1, help="timed steps per training figure")
     parser.add_argument("--skip-naive", action="store_true", help="skip the two-call training comparison")
+    parser.add_argument("--bf16-train", action="store_true", help="also time the fused step under bf16 autocast")
     args = parser.parse_args()
-    main(args.threads, args.batch, args.repeats, args.skip_naive)
+    main(args.threads, args.batch, args.repeats, args.train_repeats, args.skip_naive, args.bf16_train)

@@ -113,7 +113,11 @@ class TextTower(nn.Module):
         self.token_embedding = nn.Embedding.from_pretrained(torch.empty(vocab_size, width), freeze=False)
         self.positional_embedding = nn.Parameter(torch.empty(context_length, width))
         # heads = width // 64, as clip.model.build_model infers it from a state_dict
-        self.transformer = clip.model.Transformer(width, layers, width // 64, attn_mask=causal_mask(context_length))
+        # Only the first CONTEXT_LENGTH positions ever hold tokens and the mask is causal, so the
+        # 55 zero-padding positions of the reference's 77 cannot change the EOT feature: skipping
+        # them gives the same features about 3.5x faster on a CPU.
+        self.transformer = clip.model.Transformer(width, layers, width // 64,
+                                                  attn_mask=causal_mask(min(context_length, CONTEXT_LENGTH)))
         self.ln_final = clip.model.LayerNorm(width)
         self.text_projection = nn.Parameter(torch.empty(width, embed_dim))
 
@@ -347,7 +351,7 @@ class TextEncoder:
     def encode_uncached(self, texts: Sequence[str]) -> torch.Tensor:
         """Run CLIP (no cache): texts -> [B, D] float32 on `device`."""
         self._warn_truncated(texts)
-        tokens = tokenize(texts, pad_to=self.tower.context_length).to(self.device)
+        tokens = tokenize(texts, pad_to=CONTEXT_LENGTH).to(self.device)
         return self.tower(tokens).float()
 
     def flush(self) -> None:

@@ -191,7 +191,10 @@ def test_file_weights_match_clip_encode_text(clip, tiny_clip_file, half):
     encoder = build_text_encoder(clip_path=path, clip_weights="file", cache_dir=None, half=half)
     out = encoder(CAPTIONS)
     assert out.shape == (3, 32) and out.dtype == torch.float32
-    assert torch.equal(out, _clip_reference(clip, state, half, CAPTIONS))
+    # We run only the 22 token positions (the rest is causally irrelevant padding): the same maths,
+    # rounded in another order; fp16 arithmetic rounds at about 1e-3 for values near 1.
+    reference = _clip_reference(clip, state, half, CAPTIONS)
+    torch.testing.assert_close(out, reference, rtol=0, atol=4e-3 if half else 1e-5)
 
 
 def test_file_weights_are_rounded_to_fp16(clip, tiny_clip_file, random_encoder):

@@ -18,7 +18,7 @@ from crossdiff.config import load_config, to_yaml
 from crossdiff.errors import EXIT_USER_ERROR, UserError
 from crossdiff.evaluation.protocol import training_evaluate_fn
 from crossdiff.inference import build_sampler
-from crossdiff.training.setup import build_objective, build_trainer, build_training_data
+from crossdiff.training.setup import build_objective, build_trainer, build_training_data, warm_text_cache
 
 
 def main(cfg) -> Path:
@@ -28,6 +28,7 @@ def main(cfg) -> Path:
     log.info(f"run {run} on {rt.device} (world size {rt.world_size}), mode {cfg.train.mode}")
     dataset, collate_fn, worker_init_fn = build_training_data(cfg, log)
     objective, encode_text = build_objective(cfg, rt, log)
+    warm_text_cache(encode_text, dataset, log, progress=rt.is_main)
     evaluate_fn = quick_evaluation(cfg, rt, encode_text, log) if cfg.train.eval_interval > 0 and rt.is_main else None
     trainer = build_trainer(cfg, objective, encode_text, dataset, collate_fn, worker_init_fn, rt, run, log,
                             evaluate_fn)
@@ -39,7 +40,10 @@ def main(cfg) -> Path:
 
 def quick_evaluation(cfg, rt, encode_text, log):
     """`evaluate_fn(model, step)`: one short replication of the T2M protocol (test.quick_batches batches)."""
-    return training_evaluate_fn(cfg, rt.device, lambda model: build_sampler(cfg, model, rt.device, log, encode_text), log)
+    def sampler_for(model):
+        return build_sampler(cfg, model, rt.device, log, encode_text)
+
+    return training_evaluate_fn(cfg, rt.device, sampler_for, log)
 
 
 def cli(argv=None) -> int:

@@ -109,6 +109,10 @@ class HumanML3DDataset(SeededDataset):
     def __len__(self) -> int:
         return len(self.records)
 
+    def all_captions(self) -> list[str]:
+        """Every caption an item can draw (e.g. to encode them all once before training)."""
+        return list(dict.fromkeys(entry.caption for record in self.records for entry in record.captions))
+
     def __getitem__(self, index: int) -> dict:
         record = self.records[index]
         view = int(self.rng.integers(VIEWS))

@@ -108,6 +108,10 @@ class InTheWildDataset(SeededDataset):
             return f"too long: {len(array)} frames > {self.max_frames}"
         return None
 
+    def all_captions(self) -> list[str]:
+        """Every caption an item can draw."""
+        return list(dict.fromkeys(caption for _, captions in self.clips for caption in captions))
+
     def __len__(self) -> int:
         return len(self.clips)
 

@@ -36,6 +36,10 @@ class MixtureDataset(SeededDataset):
         self.motion3d.reseed(for_3d)
         self.inthewild.reseed(for_2d)
 
+    def all_captions(self) -> list[str]:
+        """Every caption an item of either part can draw."""
+        return list(dict.fromkeys(self.inthewild.all_captions() + self.motion3d.all_captions()))
+
     def __len__(self) -> int:
         if self.ucf_ratio == 0:
             return len(self.inthewild) + len(self.motion3d)

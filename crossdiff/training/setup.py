@@ -50,11 +50,29 @@ def build_objective(cfg, rt, log):
     pseudo_label = None
     if cfg.train.mode == "finetune_ucf":
         teacher_weights = cfg.train.teacher_checkpoint or cfg.train.resume_checkpoint
-        teacher = build_model_from(section_kwargs(cfg.model), teacher_weights, log=log) if teacher_weights else copy.deepcopy(model)
+        if teacher_weights:
+            teacher = build_model_from(section_kwargs(cfg.model), teacher_weights, log=log)
+        else:
+            teacher = copy.deepcopy(model)
         pseudo_label = PseudoLabeler(teacher.to(rt.device))
     objective = Objective(model, build_diffusion_from(cfg.diffusion), cfg.train.mode,
                           cfg.train.w_m2j, cfg.train.w_j2m, pseudo_label)
     return objective, build_text_encoder_from(cfg.text_encoder, rt.device, log)
+
+
+def warm_text_cache(encode_text, dataset, log, chunk: int = 256, progress: bool = True) -> None:
+    """Encode every caption of `dataset` once, up front, so no training step waits for CLIP."""
+    from tqdm import tqdm
+
+    captions = dataset.all_captions() if hasattr(dataset, "all_captions") else []
+    if not captions or not hasattr(encode_text, "cache"):
+        return
+    missing = [c for c in captions if c not in encode_text.cache]
+    log.info(f"text cache: {len(captions) - len(missing)} of {len(captions)} captions cached, encoding {len(missing)}")
+    for start in tqdm(range(0, len(missing), chunk), desc="encode captions", disable=not progress or not missing):
+        encode_text(missing[start:start + chunk])
+    if missing and hasattr(encode_text, "flush"):
+        encode_text.flush()
 
 
 class PseudoLabeler:

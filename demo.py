@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from crossdiff.config import load_config
-from crossdiff.errors import EXIT_USER_ERROR, UserError
+from crossdiff.errors import UserError, exit_code
 
 REPO = Path(__file__).resolve().parent
 HELD_OUT_CAPTIONS = 4
@@ -166,12 +166,7 @@ def cli(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=Path("save"), help="parent folder of the runs")
     parser.add_argument("--data", type=Path, default=Path("data/synthetic"), help="the synthetic dataset folder")
     args = parser.parse_args(argv)
-    try:
-        main(args.out, args.data, args.quick)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    return 0
+    return exit_code(lambda: main(args.out, args.data, args.quick))
 
 
 if __name__ == "__main__":

@@ -11,14 +11,13 @@ Writes `<save_dir>/<NAME>/generate/` (or generate.output_dir): `<i>.npy` joints 
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 from crossdiff import runtime
-from crossdiff.config import load_config, to_yaml
-from crossdiff.errors import EXIT_USER_ERROR, UserError
+from crossdiff.config import config_parser, load_config, to_yaml
+from crossdiff.errors import exit_code
 from crossdiff.generation import requests_from_config, run_generation, write_index
 from crossdiff.inference import load_sampler
 
@@ -43,21 +42,14 @@ def main(cfg, progress: bool = True) -> Path:
 
 
 def cli(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cfg", default="configs/crossdiff_finetune.yaml", help="stage config file")
+    parser = config_parser(__doc__, "configs/crossdiff_finetune.yaml")
     parser.add_argument("--text", action="append", help="a caption (repeatable); replaces generate.captions")
-    parser.add_argument("overrides", nargs="*", help="key=value config overrides")
     args = parser.parse_intermixed_args(argv)  # --text may stand between key=value overrides
     overrides = list(args.overrides)
     if args.text:
         # JSON is valid YAML flow syntax and quotes any caption safely.
         overrides += [f"generate.captions={json.dumps(args.text)}", "generate.captions_file=null"]
-    try:
-        main(load_config(args.cfg, overrides))
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    return 0
+    return exit_code(lambda: main(load_config(args.cfg, overrides)))
 
 
 if __name__ == "__main__":

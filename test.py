@@ -15,12 +15,11 @@ checkpoint, resolved config) and prints the table.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from crossdiff import runtime
-from crossdiff.config import load_config, section_kwargs, to_yaml
-from crossdiff.errors import EXIT_USER_ERROR, UserError
+from crossdiff.config import config_parser, load_config, section_kwargs, to_yaml
+from crossdiff.errors import UserError, exit_code
 from crossdiff.evaluation.protocol import build_protocol, sampler_generate
 from crossdiff.evaluation.report import build_report, save_report
 from crossdiff.inference import load_sampler
@@ -56,16 +55,8 @@ def main(cfg) -> dict:
 
 
 def cli(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cfg", default="configs/crossdiff_finetune.yaml", help="stage config file")
-    parser.add_argument("overrides", nargs="*", help="key=value config overrides")
-    args = parser.parse_args(argv)
-    try:
-        main(load_config(args.cfg, args.overrides))
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    return 0
+    args = config_parser(__doc__, "configs/crossdiff_finetune.yaml").parse_args(argv)
+    return exit_code(lambda: main(load_config(args.cfg, args.overrides)))
 
 
 if __name__ == "__main__":

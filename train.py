@@ -9,13 +9,12 @@ A killed run continues where its newest checkpoint left off (`train.resume=auto`
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 from crossdiff import runtime
-from crossdiff.config import load_config, to_yaml
-from crossdiff.errors import EXIT_USER_ERROR, UserError
+from crossdiff.config import config_parser, load_config, to_yaml
+from crossdiff.errors import exit_code
 from crossdiff.evaluation.protocol import training_evaluate_fn
 from crossdiff.inference import build_sampler
 from crossdiff.training.setup import build_objective, build_trainer, build_training_data, warm_text_cache
@@ -47,16 +46,8 @@ def quick_evaluation(cfg, rt, encode_text, log):
 
 
 def cli(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cfg", default="configs/crossdiff_pre.yaml", help="stage config file")
-    parser.add_argument("overrides", nargs="*", help="key=value config overrides")
-    args = parser.parse_args(argv)
-    try:
-        main(load_config(args.cfg, args.overrides))
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    return 0
+    args = config_parser(__doc__, "configs/crossdiff_pre.yaml").parse_args(argv)
+    return exit_code(lambda: main(load_config(args.cfg, args.overrides)))
 
 
 if __name__ == "__main__":

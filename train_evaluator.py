@@ -12,15 +12,14 @@ resume states, best_<part>.tar and summary.json; a killed run continues at its n
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 import torch
 
 from crossdiff import runtime
-from crossdiff.config import load_config, section_kwargs, to_yaml
+from crossdiff.config import config_parser, load_config, section_kwargs, to_yaml
 from crossdiff.data.registry import build_dataset
-from crossdiff.errors import EXIT_USER_ERROR, UserError
+from crossdiff.errors import exit_code
 from crossdiff.evaluation.training import EvaluatorTrainingSettings, fit_evaluator
 
 
@@ -54,16 +53,8 @@ def main(cfg) -> dict:
 
 
 def cli(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cfg", default="configs/demo_evaluator.yaml", help="stage config file")
-    parser.add_argument("overrides", nargs="*", help="key=value config overrides")
-    args = parser.parse_args(argv)
-    try:
-        main(load_config(args.cfg, args.overrides))
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    return 0
+    args = config_parser(__doc__, "configs/demo_evaluator.yaml").parse_args(argv)
+    return exit_code(lambda: main(load_config(args.cfg, args.overrides)))
 
 
 if __name__ == "__main__":

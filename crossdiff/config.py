@@ -9,6 +9,7 @@ The merged config is read-only: derived values live in the runtime, never writte
 
 from __future__ import annotations
 
+import argparse
 import difflib
 from pathlib import Path
 from typing import Iterable
@@ -43,6 +44,14 @@ def load_config(cfg_path: str | Path | None = None, overrides: Iterable[str] = (
     OmegaConf.set_struct(cfg, True)
     OmegaConf.set_readonly(cfg, True)
     return cfg
+
+
+def config_parser(description: str, default_cfg: str) -> argparse.ArgumentParser:
+    """The command line every config-driven entry script shares: `--cfg FILE key=value ...`."""
+    parser = argparse.ArgumentParser(description=description.strip().splitlines()[0])
+    parser.add_argument("--cfg", default=default_cfg, help=f"stage config file (default: {default_cfg})")
+    parser.add_argument("overrides", nargs="*", help="key=value config overrides")
+    return parser
 
 
 def to_yaml(cfg: DictConfig) -> str:

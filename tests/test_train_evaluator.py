@@ -27,6 +27,14 @@ import train_evaluator  # noqa: E402  (the entry script at the repository root)
 OFFICIAL_KEYS = set(NETWORK_KEYS) | {"opt_text_encoder", "opt_motion_encoder", "epoch", "iter"}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def restore_torch_threads():
+    """main() applies evaluator.torch_threads to the whole process; give later test files their default back."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     from prepare.synthetic import make_tiny_dataset
@@ -35,13 +43,15 @@ def folder(tmp_path_factory):
 
 
 def tiny_cfg(folder: Path, save_dir: Path, name: str, *overrides: str):
-    """The demo config on the tiny folder; R-precision batches of 32 need the train split (36 items)."""
+    """The demo config on the tiny folder; R-precision batches of 32 need the train split (36 items).
+    One torch thread, as the demo: on a shared 2-core machine two are several times slower."""
     return load_config(REPO / "configs" / "demo_evaluator.yaml", [
         f"data.data_root={folder}", f"data.meta_dir={folder}", f"data.glove_dir={folder}/glove",
         f"save_dir={save_dir}", f"NAME={name}", "model.max_frames=48", "evaluator.pairs_per_batch=8",
         "evaluator.movement_epochs=1", "evaluator.coemb_epochs=2", "evaluator.coemb_lr=1e-3",
         "evaluator.val_split=train", "evaluator.test_split=null", "evaluator.val_rounds=1",
-        "evaluator.progress=false", f"evaluator.out_path={save_dir}/{name}.tar", *overrides])
+        "evaluator.progress=false", "evaluator.torch_threads=1", f"evaluator.out_path={save_dir}/{name}.tar",
+        *overrides])
 
 
 @pytest.fixture(scope="module")

@@ -168,7 +168,7 @@ def main(out="data/synthetic", clips: int = DEFAULT_CLIPS, seed: int = 0, worker
     clip_meta = _generate_all(out, clips, seed, workers, progress)
     splits = write_splits(out, clips, seed)
     write_statistics(out, splits["train"])
-    project.main(out, workers=workers)
+    project.main(out, workers=workers, progress=progress)
     write_vocabulary(out)
     save_json(out / "meta.json", {"generator": "crossdiff synthetic", "seed": seed, "clips": clips, "fps": 20,
                                   "families": sorted(FAMILIES), "splits": {k: len(v) for k, v in splits.items()},

@@ -9,8 +9,8 @@ Steps (each skipped when its output already exists, so an interrupted demo conti
     4. stage II (3D fine-tune)    train.py configs/demo_finetune.yaml -> save/demo_finetune/
     5. evaluation                 test.py                         -> save/demo_finetune/eval/demo.{json,md}
     6. generation (held-out captions)  generate.py               -> save/demo_finetune/generate/
-    7. SMPL fitting (the built-in mannequin unless SMPL files exist)  fit_smpl.py -> <i>_mesh.npy
-    8. Blender rendering, when Blender is installed              render_blender.py -> <i>_mesh_blender.mp4
+    7. SMPL fitting of the first sample (the built-in mannequin unless SMPL files exist)  fit_smpl.py -> 0_mesh.npy
+    8. Blender rendering of it, when Blender is installed         render_blender.py -> 0_blender.mp4
 and a summary: the metrics table and where every output is.
 `--quick` shrinks every step (a smoke test of the pipeline in a few minutes; numbers meaningless).
 """
@@ -116,7 +116,7 @@ def step_generate(data: Path, save: Path, quick: bool) -> Path:
     return generate.main(cfg)
 
 
-def step_fit_and_render(gen_dir: Path, quick: bool, samples: int = 2) -> list[Path]:
+def step_fit_and_render(gen_dir: Path, quick: bool, samples: int = 1) -> list[Path]:
     import fit_smpl
     from crossdiff.render.blender_inputs import default_output
     from crossdiff.render.blender_launch import find_blender
@@ -135,7 +135,7 @@ def step_fit_and_render(gen_dir: Path, quick: bool, samples: int = 2) -> list[Pa
             continue
         video = default_output(mesh, "video")
         if not video.is_file():
-            size = ["--resolution", "160x120", "--samples", "4"] if quick else ["--resolution", "480x384", "--samples", "16"]
+            size = ["--resolution", "160x120", "--samples", "4"] if quick else ["--resolution", "320x256", "--samples", "8"]
             subprocess.run([blender, "--background", "--python", str(REPO / "render_blender.py"), "--",
                             f"--file={mesh}", *size], check=True, stdout=subprocess.DEVNULL)
         outputs.append(video)

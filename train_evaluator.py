@@ -41,14 +41,19 @@ def build_splits(cfg, settings: EvaluatorTrainingSettings, log):
 def main(cfg) -> dict:
     """Train the evaluator for `cfg`; returns the summary (also written to summary.json)."""
     settings = EvaluatorTrainingSettings(seed=cfg.seed, **section_kwargs(cfg.evaluator))
+    threads = torch.get_num_threads()
     if settings.torch_threads:
         torch.set_num_threads(settings.torch_threads)
-    rt = runtime.setup(cfg.device, cfg.seed)
-    run, log = runtime.start_run(cfg.save_dir, cfg.NAME, to_yaml(cfg), rt.is_main, subdir=f"evaluator_{settings.part}")
-    log.info(f"run {run} on {rt.device}")
-    train_set, val_set, test_set = build_splits(cfg, settings, log)
-    summary = fit_evaluator(train_set, val_set, test_set, settings, run, log, rt.device)
-    runtime.teardown()
+    try:
+        rt = runtime.setup(cfg.device, cfg.seed)
+        run, log = runtime.start_run(cfg.save_dir, cfg.NAME, to_yaml(cfg), rt.is_main,
+                                     subdir=f"evaluator_{settings.part}")
+        log.info(f"run {run} on {rt.device}")
+        train_set, val_set, test_set = build_splits(cfg, settings, log)
+        summary = fit_evaluator(train_set, val_set, test_set, settings, run, log, rt.device)
+        runtime.teardown()
+    finally:
+        torch.set_num_threads(threads)  # callers in the same process (demo.py) keep their own setting
     return summary
 
 

@@ -106,13 +106,12 @@ def step_generate(data: Path, save: Path, quick: bool) -> Path:
     if (out / "index.json").is_file():
         print(f"[demo] 6. generation: {out} exists")
         return out
-    cfg = _config("demo_finetune.yaml", data, save, QUICK["generate"] if quick else [])
-    frames = cfg.model.max_frames
     captions_file = save / "demo_captions.txt"
-    captions_file.parent.mkdir(parents=True, exist_ok=True)
-    captions_file.write_text("".join(f"{c}|{min(n, frames)}\n" for c, n in held_out_captions(data, HELD_OUT_CAPTIONS)))
     cfg = _config("demo_finetune.yaml", data, save, (QUICK["generate"] if quick else []) +
                   [f"generate.captions_file={captions_file}", "generate.bvh=true"])
+    frames = cfg.model.max_frames  # the file is read when generation starts, so it may follow the config
+    captions_file.parent.mkdir(parents=True, exist_ok=True)
+    captions_file.write_text("".join(f"{c}|{min(n, frames)}\n" for c, n in held_out_captions(data, HELD_OUT_CAPTIONS)))
     return generate.main(cfg)
 
 

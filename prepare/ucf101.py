@@ -1,7 +1,7 @@
 """Per-video 2D keypoints (ViTPose / MMPose, COCO order) -> the in-the-wild 2D training folder (SPEC §2.9).
 
-    python prepare/ucf101.py --keypoints DIR --out DIR [--classes TAG ...] [--fps 25] [--min_score 0.3]
-                             [--max_gap 0.4] [--no_smooth] [--workers N] [--overwrite]
+    python prepare/ucf101.py --keypoints DIR --out DIR [--classes TAG ...] [--captions FILE] [--fps 25]
+                             [--min_score 0.3] [--max_gap 0.4] [--no_smooth] [--workers N] [--overwrite]
 
 Reads every <video>.npy and <video>.json below --keypoints, one file per video: [T, 17, 3] or
 [T, P, 17, 3] arrays of (x, y, score) in pixels, MMPose 1.x prediction files (MMPose's demo names
@@ -12,7 +12,9 @@ Writes under --out:
                                 SPEC §4.3 in the projected units of prepare/project.py, then a 134-d mask
                                 (1 where every joint the feature reads was detected). A video with more
                                 rows is cut into near-equal pieces <video>-0.npy, <video>-1.npy, ...
-    text.json                   {"<ClassTag>": [caption, ...]} for the selected classes (all 101 by default)
+    text.json                   {"<ClassTag>": [caption, ...]} for the selected classes (all 101 by default);
+                                --captions FILE (JSON of the same form) replaces our UCF101 captions with
+                                your own classes, for other in-the-wild video collections
     report.json                 the settings, the counts and every dropped or failed video with its reason
 crossdiff/data/keypoints.py describes the processing (main person, gaps, 20 fps, joint mapping,
 normalisation, mask). Videos with an output are skipped, so an interrupted run resumes (a cut
@@ -122,20 +124,56 @@ def find_videos(keypoints: Path, out: Path) -> dict[str, Path]:
     return files
 
 
+def read_captions(path) -> dict[str, list[str]]:
+    """A --captions file: JSON {"<ClassTag>": ["caption", ...], ...}; errors name the file and the tag."""
+    import json
+
+    path = Path(path)
+    try:
+        captions = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise UserError(f"--captions {path}: cannot read it as JSON ({e})") from None
+    if not isinstance(captions, dict) or not captions:
+        raise UserError(f"--captions {path}: expected an object mapping class tags to caption lists")
+    for tag, texts in captions.items():
+        if not tag or "_" in tag:
+            raise UserError(f"--captions {path}: class tag {tag!r} must be non-empty without '_' "
+                            "(it is the second '_' field of v_<ClassTag>_gGG_cCC)")
+        if not isinstance(texts, list) or not texts or not all(isinstance(t, str) and t.strip() for t in texts):
+            raise UserError(f"--captions {path}: class {tag!r} needs a non-empty list of non-empty captions")
+    return captions
+
+
+def select_classes(classes, catalogue: dict[str, list[str]]) -> list[str]:
+    """The selected tags: all of `catalogue` by default; UCF101 names may be aliases."""
+    if catalogue is UCF101_CAPTIONS:
+        return resolve_classes(classes) if classes else list(UCF101_CAPTIONS)
+    unknown = [c for c in classes if c not in catalogue]
+    if unknown:
+        raise UserError(f"--classes {' '.join(unknown)}: not in the --captions file (its classes: "
+                        f"{', '.join(sorted(catalogue))})")
+    return list(dict.fromkeys(classes)) if classes else list(catalogue)
+
+
 def main(keypoints, out, classes=(), settings: KeypointSettings = KeypointSettings(), workers: int = 1,
-         overwrite: bool = False, progress: bool = True) -> Summary:
-    """Prepare every selected video below `keypoints` into `out`; returns what was done."""
+         overwrite: bool = False, progress: bool = True, captions: dict[str, list[str]] | None = None) -> Summary:
+    """Prepare every selected video below `keypoints` into `out`; returns what was done.
+
+    `captions` (class tag -> captions) replaces the UCF101 catalogue.
+    """
     keypoints, out = Path(keypoints), Path(out)
     _check_settings(settings, workers)
-    selected = resolve_classes(classes) if classes else list(UCF101_CAPTIONS)
+    catalogue = UCF101_CAPTIONS if captions is None else captions
+    selected = select_classes(classes, catalogue)
     files = find_videos(keypoints, out)
     folder = out / FEATURES_DIR
     folder.mkdir(parents=True, exist_ok=True)
     summary, jobs = Summary(), []
     for video, path in files.items():
         tag = class_tag(Path(video))
-        if tag not in UCF101_CAPTIONS:
-            summary.dropped[video] = (f"unknown class: tag {tag!r} is not a UCF101 class "
+        if tag not in catalogue:
+            known = "a UCF101 class" if captions is None else "in the --captions file"
+            summary.dropped[video] = (f"unknown class: tag {tag!r} is not {known} "
                                       f"(videos are named v_<ClassTag>_gGG_cCC)")
         elif tag not in selected:
             summary.not_selected += 1
@@ -148,7 +186,7 @@ def main(keypoints, out, classes=(), settings: KeypointSettings = KeypointSettin
             summary.skipped.append(result.clip_id)
         else:
             getattr(summary, result.status)[result.clip_id] = result.reason
-    save_json(out / TEXT_FILE, {tag: list(UCF101_CAPTIONS[tag]) for tag in selected})
+    save_json(out / TEXT_FILE, {tag: list(catalogue[tag]) for tag in selected})
     save_json(out / REPORT_FILE, {"settings": asdict(settings), "classes": selected,
                                   "counts": counts(summary), "dropped": dict(sorted(summary.dropped.items())),
                                   "failed": dict(sorted(summary.failed.items()))})
@@ -185,6 +223,7 @@ def cli(argv=None) -> int:
     parser.add_argument("--keypoints", required=True, help="folder with one keypoint file per video")
     parser.add_argument("--out", required=True, help="output folder (data.ucf_root)")
     parser.add_argument("--classes", nargs="+", default=(), help="class tags to prepare (default: all 101)")
+    parser.add_argument("--captions", default=None, help="JSON {ClassTag: [captions]} replacing the UCF101 captions")
     parser.add_argument("--fps", type=float, default=defaults.fps, help="frame rate of the keypoint files")
     parser.add_argument("--min_score", type=float, default=defaults.min_score, help="keypoint confidence threshold")
     parser.add_argument("--max_gap", type=float, default=defaults.max_gap, help="seconds of missed detections to fill")
@@ -194,8 +233,10 @@ def cli(argv=None) -> int:
     args = parser.parse_args(argv)
     settings = KeypointSettings(fps=args.fps, min_score=args.min_score, max_gap=args.max_gap, smooth=not args.no_smooth)
     try:
+        captions = None if args.captions is None else read_captions(args.captions)
         summary = main(args.keypoints, args.out, args.classes, settings, overwrite=args.overwrite,
-                       workers=project.available_cpus() if args.workers is None else args.workers)
+                       workers=project.available_cpus() if args.workers is None else args.workers,
+                       captions=captions)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -36,7 +36,8 @@ class FakeModel(nn.Module):
     def forward(self, x, timesteps, y, force_mask=False, return_m=True, return_j=False):
         assert timesteps.dtype == torch.int64 and timesteps.shape == (x.shape[0],)
         self.calls.append({"t": timesteps.tolist(), "c_in": x.shape[1], "batch": x.shape[0],
-                           "force_mask": force_mask, "heads": (return_m, return_j)})
+                           "force_mask": force_mask, "heads": (return_m, return_j),
+                           "autocast": torch.is_autocast_enabled(x.device.type)})
         if force_mask:
             y = torch.zeros_like(y)
         seq = x[:, :, 0].transpose(1, 2)  # [B, T, C]
@@ -283,6 +284,31 @@ def test_sample_2d_then_lift(model, text):
     assert torch.equal(motion_3d, expected_3d) and motion_3d.shape == SHAPE_3D
 
 
+# --- precision -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("scale", [1.0, 2.5])
+def test_bfloat16_precision_runs_every_call_under_autocast(model, text, scale):
+    """precision=bfloat16: the network runs under autocast, the sampler gets float32 back, and the
+    sample stays near the float32 one (bf16 keeps 8 bits of mantissa)."""
+    noise = torch.randn(SHAPE_3D, generator=seeded(3))
+    runs = {}
+    for precision in ("float32", "bfloat16"):
+        model.calls.clear()
+        diffusion = build_diffusion(sampler="ddim", sampling_steps=10, guidance_scale=scale, precision=precision)
+        runs[precision] = diffusion.sample(model, SHAPE_3D, text, noise=noise, progress=False)
+        assert {call["autocast"] for call in model.calls} == {precision == "bfloat16"}
+    assert runs["bfloat16"].dtype == torch.float32
+    difference = (runs["bfloat16"] - runs["float32"]).abs().max()
+    assert 0 < difference < 0.05
+
+
+def test_bfloat16_precision_covers_the_lift(model, text):
+    diffusion = build_diffusion(sampling_steps=5, precision="bfloat16")
+    sample_2d, motion = diffusion.sample_2d_then_lift(model, SHAPE_2D, text, generator=seeded(2), progress=False)
+    assert motion.dtype == sample_2d.dtype == torch.float32
+    assert model.calls[-1]["force_mask"] and all(call["autocast"] for call in model.calls)
+
+
 # --- configuration ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kwargs,key", [
@@ -293,6 +319,7 @@ def test_sample_2d_then_lift(model, text):
     ({"sampling_steps": 1001}, "diffusion.sampling_steps"),
     ({"ddim_eta": 1.5}, "diffusion.ddim_eta"),
     ({"guidance_scale": float("nan")}, "diffusion.guidance_scale"),
+    ({"precision": "float16"}, "diffusion.precision"),
 ])
 def test_bad_config_values_are_user_errors(kwargs, key):
     with pytest.raises(UserError, match=key.replace(".", r"\.")):

@@ -178,6 +178,48 @@ def test_classes_select_videos_and_captions(tmp_path):
     assert list(text) == ["Biking", "HandStandPushups"] and all(len(c) >= 3 for c in text.values())
 
 
+def test_a_captions_file_replaces_the_ucf101_classes(tmp_path):
+    good = synthetic_detections(hml3d_positions(0, 5), 0, 25, np.random.default_rng(0), CLEAN)
+    for name in ("v_Squat_g01_c01", "v_Wave_g01_c02", "v_Biking_g01_c01"):
+        write_video(tmp_path / "in", name, good, False)
+    mine = {"Squat": ["a person squats down"], "Wave": ["someone waves", "a man waves his hand"]}
+    (tmp_path / "captions.json").write_text(json.dumps(mine))
+    argv = ["--keypoints", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--captions",
+            str(tmp_path / "captions.json"), "--workers", "1"]
+    assert ucf101.cli(argv) == 0
+    assert json.loads((tmp_path / "out" / "text.json").read_text()) == mine
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["counts"]["written"] == 2
+    assert "is not in the --captions file" in report["dropped"]["v_Biking_g01_c01"]
+    selected = ucf101.main(tmp_path / "in", tmp_path / "one", classes=["Wave"], captions=mine, progress=False)
+    assert list(selected.written) == ["v_Wave_g01_c02"] and selected.not_selected == 1
+
+
+@pytest.mark.parametrize("content, message", [
+    ("[1, 2]", "expected an object mapping class tags"),
+    ('{"Jump_Rope": ["a person skips"]}', "must be non-empty without '_'"),
+    ('{"Squat": []}', "needs a non-empty list"),
+    ("{not json", "cannot read it as JSON"),
+])
+def test_bad_captions_files_are_usage_errors(tmp_path, capsys, content, message):
+    write_video(tmp_path / "in", "v_Squat_g01_c01", np.zeros((2, 17, 3)), False)
+    (tmp_path / "captions.json").write_text(content)
+    argv = ["--keypoints", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--captions",
+            str(tmp_path / "captions.json")]
+    assert ucf101.cli(argv) == 2
+    error = capsys.readouterr().err
+    assert message in error and "captions.json" in error
+
+
+def test_classes_outside_the_captions_file_are_usage_errors(tmp_path, capsys):
+    write_video(tmp_path / "in", "v_Squat_g01_c01", np.zeros((2, 17, 3)), False)
+    (tmp_path / "captions.json").write_text('{"Squat": ["a person squats"]}')
+    argv = ["--keypoints", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--captions",
+            str(tmp_path / "captions.json"), "--classes", "Wave"]
+    assert ucf101.cli(argv) == 2
+    assert "--classes Wave: not in the --captions file (its classes: Squat)" in capsys.readouterr().err
+
+
 def test_outputs_inside_the_keypoint_folder_are_not_read_back(tmp_path):
     good = synthetic_detections(hml3d_positions(0, 5), 0, 25, np.random.default_rng(0), CLEAN)
     write_video(tmp_path, "v_Biking_g01_c01", good, False)

@@ -15,12 +15,13 @@ from functools import partial
 
 import torch
 
-from crossdiff.diffusion.guidance import GuidedModel, head_denoiser
+from crossdiff.diffusion.guidance import AutocastModel, GuidedModel, head_denoiser
 from crossdiff.diffusion.sampling import ddim_sample, ddpm_sample, lift_2d_to_3d, mixture_sample
 from crossdiff.diffusion.schedule import SCHEDULES, GaussianDiffusion, get_betas, space_timesteps
 from crossdiff.errors import UserError
 
 SAMPLERS = ("ddpm", "ddim")
+PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}  # network precision while sampling
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,8 @@ class Diffusion:
 
     base: all `num_timesteps` training steps; sampling: the process the sampler walks (respaced
     to `sampling_steps`, its timestep_map giving the original timesteps). Sampling expects the
-    model in eval mode; the caller sets it.
+    model in eval mode; the caller sets it. precision "bfloat16" runs the network under autocast
+    (the samplers' own arithmetic stays float32).
     """
 
     base: GaussianDiffusion
@@ -37,6 +39,7 @@ class Diffusion:
     sampler: str
     ddim_eta: float
     guidance_scale: float
+    precision: str = "float32"
 
     @property
     def num_timesteps(self) -> int:
@@ -87,13 +90,18 @@ class Diffusion:
         if noise is None:
             noise = _gaussian(shape_2d, text_emb, generator)
         denoise_2d = head_denoiser(self._guided(model, scale), text_emb, "j")
-        lift = head_denoiser(model, text_emb, "m", force_mask=True)
+        lift = head_denoiser(self._cast(model), text_emb, "m", force_mask=True)
         return lift_2d_to_3d(self._sampler(), denoise_2d, lift, self.sampling, noise,
                              generator=generator, progress=progress)
 
     def _guided(self, model, scale: float | None):
         scale = self.guidance_scale if scale is None else scale
+        model = self._cast(model)
         return model if scale == 1.0 else GuidedModel(model, scale)
+
+    def _cast(self, model):
+        dtype = PRECISIONS[self.precision]
+        return model if dtype is None else AutocastModel(model, dtype)
 
     def _sampler(self):
         """The configured sampler with the common signature (sampling.py)."""
@@ -101,7 +109,8 @@ class Diffusion:
 
 
 def build_diffusion(noise_schedule: str = "cosine", diffusion_steps: int = 1000, sampler: str = "ddpm",
-                    sampling_steps: int = 1000, ddim_eta: float = 0.0, guidance_scale: float = 1.0) -> Diffusion:
+                    sampling_steps: int = 1000, ddim_eta: float = 0.0, guidance_scale: float = 1.0,
+                    precision: str = "float32") -> Diffusion:
     """The `diffusion:` config section as a Diffusion (every value checked; errors name the key).
 
     Sampling steps: "ddpm" keeps `sampling_steps` evenly spaced timesteps (the section form
@@ -110,6 +119,7 @@ def build_diffusion(noise_schedule: str = "cosine", diffusion_steps: int = 1000,
     """
     _check_choice("diffusion.noise_schedule", noise_schedule, SCHEDULES)
     _check_choice("diffusion.sampler", sampler, SAMPLERS)
+    _check_choice("diffusion.precision", precision, tuple(PRECISIONS))
     _check_int("diffusion.diffusion_steps", diffusion_steps, 1, None)
     _check_int("diffusion.sampling_steps", sampling_steps, 1, diffusion_steps, "(at most diffusion.diffusion_steps)")
     _check_real("diffusion.ddim_eta", ddim_eta, 0.0, 1.0)
@@ -119,7 +129,7 @@ def build_diffusion(noise_schedule: str = "cosine", diffusion_steps: int = 1000,
     base = base.respaced(range(diffusion_steps))
     sampling = base.respaced(sampling_timesteps(diffusion_steps, sampling_steps, sampler))
     return Diffusion(base=base, sampling=sampling, sampler=sampler, ddim_eta=float(ddim_eta),
-                     guidance_scale=float(guidance_scale))
+                     guidance_scale=float(guidance_scale), precision=precision)
 
 
 def sampling_timesteps(diffusion_steps: int, sampling_steps: int, sampler: str) -> list[int]:

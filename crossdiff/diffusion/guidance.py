@@ -43,6 +43,24 @@ class GuidedModel(nn.Module):
         return out
 
 
+class AutocastModel(nn.Module):
+    """The model run under torch.autocast in `dtype` (bfloat16), returning float32 outputs.
+
+    Matmuls and attention run in bf16 (AMX/AVX512-BF16 on CPU, tensor cores on CUDA); the sampler's
+    arithmetic between steps, and guidance when wrapped around this, stay float32.
+    """
+
+    def __init__(self, model, dtype: torch.dtype):
+        super().__init__()
+        self.model = model
+        self.dtype = dtype
+
+    def forward(self, x, timesteps, y, force_mask=False, return_m=True, return_j=False):
+        with torch.autocast(x.device.type, dtype=self.dtype):
+            out = self.model(x, timesteps, y, force_mask=force_mask, return_m=return_m, return_j=return_j)
+        return {head: None if value is None else value.float() for head, value in out.items()}
+
+
 def head_denoiser(model, text_emb: torch.Tensor, head: str = "m", force_mask: bool = False):
     """Bind the text and pick one output head: `denoise(x_t, t) -> x0_pred` for the samplers.
 

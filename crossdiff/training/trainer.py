@@ -225,8 +225,9 @@ class Trainer:
         interval.add(loss=loss.detach(), **terms)
 
     def _autocast(self):
-        if self.s.bf16 and self.rt.device.startswith("cuda"):
-            return torch.autocast("cuda", dtype=torch.bfloat16)
+        """bf16 autocast of the forward pass (CUDA, or CPUs with AVX512-BF16/AMX); weights stay float32."""
+        if self.s.bf16:
+            return torch.autocast(torch.device(self.rt.device).type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
     def _set_lr(self) -> None:

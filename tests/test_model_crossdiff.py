@@ -215,3 +215,47 @@ def test_build_model_registry():
     with pytest.raises(UserError, match="crossdiff, mdm"):
         build_model(**{**kwargs, "model_type": "MDMX"})
 
+
+
+def _first_cross_attention(model: CrossDiff, x: torch.Tensor) -> torch.Tensor:
+    """Attention weights [B, T, T+1] of the first 3D cross-decoder layer (queries over the memory)."""
+    captured = {}
+
+    def keep_memory(module, args, output):
+        captured["memory"] = output
+
+    handle = model.bridge[0].register_forward_hook(keep_memory)
+    with torch.no_grad():
+        model(x, torch.tensor([0]), torch.zeros(1, 512))
+        handle.remove()
+        layer = model.decoder_m[0]
+        query = model.motion_token
+        query = layer.norm1(query + layer._sa_block(query, None, None))
+        _, weights = layer.multihead_attn(query, captured["memory"], captured["memory"], need_weights=True)
+    return weights
+
+
+def test_positional_query_init_attends_to_each_frame_from_the_start():
+    """query_init=positional: decoder query f starts on memory token f + 1 (token 0 is the step);
+    the reference's randn queries spread over every frame. Keys and shapes are unchanged."""
+    kwargs = dict(latent_dim=64, ff_size=128, layers=2, layers2=2, max_frames=32, dropout=0.0)
+    x = torch.randn(1, 263, 1, 32, generator=torch.Generator().manual_seed(0))
+    own_frame, peak_near = {}, {}
+    frames = torch.arange(32)
+    for init in ("reference", "positional"):
+        torch.manual_seed(0)
+        model = CrossDiff(query_init=init, **kwargs).eval()
+        weights = _first_cross_attention(model, x)[0]
+        own_frame[init] = weights[frames, frames + 1].mean().item()
+        peak_near[init] = ((weights.argmax(1) - (frames + 1)).abs() <= 2).float().mean().item()
+        shapes = {k: v.shape for k, v in model.state_dict().items()}
+        if init == "reference":
+            reference_shapes = shapes
+    assert shapes == reference_shapes
+    assert own_frame["positional"] > 4 * own_frame["reference"], own_frame  # uniform would be 1/33
+    assert peak_near["reference"] < 0.3 < 0.9 <= peak_near["positional"], peak_near
+
+
+def test_unknown_query_init_is_a_user_error():
+    with pytest.raises(UserError, match="model.query_init='zeros'.*reference, positional"):
+        CrossDiff(query_init="zeros", **TINY)

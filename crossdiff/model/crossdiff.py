@@ -7,6 +7,8 @@ registration order are the official checkpoint's (SPEC §5.2, §5.5), so officia
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -20,6 +22,8 @@ ROOT_LAYERS = 2         # root encoder depth
 ROOT_DECODERS = 2       # root decoder layers per head; they follow the last pose-decoder layers
 ROOT_WIDTH = {"m": 4, "j": 2}  # leading root columns: 3D (rot vel, xz vel, y), 2D (root position)
 TOKEN_NAME = {"m": "motion_token", "j": "joint_token"}
+QUERY_INITS = ("reference", "positional")
+POSITIONAL_LOGIT = 16.0  # query_init=positional: Q/K identities scaled by sqrt(16 / sqrt(head_dim)) (2 for 16-d heads)
 
 
 class CrossDiff(nn.Module):
@@ -32,9 +36,12 @@ class CrossDiff(nn.Module):
 
     def __init__(self, njoints_m: int = 263, njoints_j: int = 134, latent_dim: int = 512, layers: int = 4,
                  layers2: int = 6, num_heads: int = 4, ff_size: int = 1024, dropout: float = 0.1,
-                 text_dim: int = 512, cond_mask_prob: float = 0.1, max_frames: int = 196):
+                 text_dim: int = 512, cond_mask_prob: float = 0.1, max_frames: int = 196,
+                 query_init: str = "reference"):
         super().__init__()
         _check_config(njoints_m, njoints_j, latent_dim, num_heads, layers, layers2, max_frames)
+        if query_init not in QUERY_INITS:
+            raise UserError(f"model.query_init={query_init!r} is unknown; choose one of: {', '.join(QUERY_INITS)}")
         self.njoints = {"m": njoints_m, "j": njoints_j}
         self.max_frames = max_frames
         self.cond_mask_prob = cond_mask_prob
@@ -56,6 +63,28 @@ class CrossDiff(nn.Module):
         self.embed_text = nn.Linear(text_dim, d)
         self.p_linear2_m = nn.Linear(d, njoints_m - ROOT_WIDTH["m"])
         self.p_linear2_j = nn.Linear(d, njoints_j - ROOT_WIDTH["j"])
+        if query_init == "positional":
+            self._positional_queries(h)
+
+    @torch.no_grad()
+    def _positional_queries(self, heads: int) -> None:
+        """Start each decoder query at its own frame: an initialisation for training from scratch.
+
+        With the reference's randn queries the cross decoders must first discover which memory token
+        holds which frame; on a small budget they never do, attend everywhere alike and decode the
+        same pose at every frame (static motion). Here query f starts as the positional row its frame
+        carries in the memory (pe[f + 1]; row 0 is the step token) and the cross-attention query and
+        key projections start as scaled identities, so query f attends mostly to frame f from step
+        one. Only values change: loaded weights replace all of them.
+        """
+        pe = self.sequence_pos_encoder.pe[1:self.max_frames + 1]
+        d = pe.shape[-1]
+        scale = (POSITIONAL_LOGIT / math.sqrt(d // heads)) ** 0.5
+        for m in ("m", "j"):
+            getattr(self, TOKEN_NAME[m]).copy_(pe)
+            for layer in getattr(self, f"decoder_{m}"):
+                weight = layer.multihead_attn.in_proj_weight  # rows: W_q, W_k, W_v
+                weight[:2 * d].copy_(torch.eye(d).repeat(2, 1) * scale)
 
     def _add_root_pipeline(self, m: str, d: int, h: int, dropout: float) -> None:
         """r_linear_*, r_encoder_*, r_decoder_*, r_linear2_*, in that order (SPEC §5.2 items 11-15)."""

@@ -49,9 +49,10 @@ class MDM(nn.Module):
 
     def __init__(self, njoints_m: int = 263, njoints_j: int = 134, latent_dim: int = 512, layers: int = 4,
                  layers2: int = 6, num_heads: int = 4, ff_size: int = 1024, dropout: float = 0.1,
-                 text_dim: int = 512, cond_mask_prob: float = 0.1, max_frames: int = 196):
+                 text_dim: int = 512, cond_mask_prob: float = 0.1, max_frames: int = 196,
+                 query_init: str = "reference"):
         super().__init__()
-        del njoints_j, layers2  # CrossDiff-only keys, accepted so the config section is shared
+        del njoints_j, layers2, query_init  # CrossDiff-only keys, accepted so the config section is shared
         check_width(latent_dim, num_heads)
         if layers < 1:
             raise UserError(f"model.layers={layers} must be >= 1")

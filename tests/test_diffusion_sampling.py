@@ -302,6 +302,19 @@ def test_bfloat16_precision_runs_every_call_under_autocast(model, text, scale):
     assert 0 < difference < 0.05
 
 
+def test_bfloat16_region_leaves_the_sampler_arithmetic_in_float32(model, text):
+    """The whole loop runs in one autocast region (weights cast once); the samplers' elementwise
+    steps are unaffected by it: the same result as per-call autocast outside any region."""
+    from crossdiff.diffusion.guidance import AutocastModel
+
+    diffusion = build_diffusion(sampler="ddim", sampling_steps=10, precision="bfloat16")
+    noise = torch.randn(SHAPE_3D, generator=seeded(4))
+    in_region = diffusion.sample(model, SHAPE_3D, text, noise=noise, progress=False)
+    per_call = ddim_sample(head_denoiser(AutocastModel(model, torch.bfloat16), text, "m"), diffusion.sampling,
+                           noise, eta=0.0)
+    assert torch.equal(in_region, per_call)
+
+
 def test_bfloat16_precision_covers_the_lift(model, text):
     diffusion = build_diffusion(sampling_steps=5, precision="bfloat16")
     sample_2d, motion = diffusion.sample_2d_then_lift(model, SHAPE_2D, text, generator=seeded(2), progress=False)

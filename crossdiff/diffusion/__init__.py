@@ -8,6 +8,7 @@ head selection); this module only ties them to the config values.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 from dataclasses import dataclass
@@ -59,7 +60,8 @@ class Diffusion:
         if noise is None:
             noise = _gaussian(shape, text_emb, generator)
         denoise = head_denoiser(self._guided(model, scale), text_emb, head)
-        return self._sampler()(denoise, self.sampling, noise, generator=generator, progress=progress)
+        with self._scope(text_emb):
+            return self._sampler()(denoise, self.sampling, noise, generator=generator, progress=progress)
 
     def sample_mixture(self, model, shape_3d, shape_2d, text_emb: torch.Tensor, change_idx: int, *,
                        scale: float | None = None, generator: torch.Generator | None = None,
@@ -77,8 +79,9 @@ class Diffusion:
         guided = self._guided(model, scale)
         eta = self.ddim_eta if self.sampler == "ddim" else None
         to_2d, to_3d = head_denoiser(guided, text_emb, "j"), head_denoiser(guided, text_emb, "m")
-        return mixture_sample(to_2d, to_3d, to_3d, self.sampling, noise_2d, noise_3d, int(change_idx),
-                              eta=eta, generator=generator, progress=progress)
+        with self._scope(text_emb):
+            return mixture_sample(to_2d, to_3d, to_3d, self.sampling, noise_2d, noise_3d, int(change_idx),
+                                  eta=eta, generator=generator, progress=progress)
 
     def sample_2d_then_lift(self, model, shape_2d, text_emb: torch.Tensor, *, scale: float | None = None,
                             generator: torch.Generator | None = None, progress: bool = True,
@@ -91,8 +94,9 @@ class Diffusion:
             noise = _gaussian(shape_2d, text_emb, generator)
         denoise_2d = head_denoiser(self._guided(model, scale), text_emb, "j")
         lift = head_denoiser(self._cast(model), text_emb, "m", force_mask=True)
-        return lift_2d_to_3d(self._sampler(), denoise_2d, lift, self.sampling, noise,
-                             generator=generator, progress=progress)
+        with self._scope(text_emb):
+            return lift_2d_to_3d(self._sampler(), denoise_2d, lift, self.sampling, noise,
+                                 generator=generator, progress=progress)
 
     def _guided(self, model, scale: float | None):
         scale = self.guidance_scale if scale is None else scale
@@ -102,6 +106,14 @@ class Diffusion:
     def _cast(self, model):
         dtype = PRECISIONS[self.precision]
         return model if dtype is None else AutocastModel(model, dtype)
+
+    def _scope(self, like: torch.Tensor):
+        """One autocast region around a whole sampling loop: autocast keeps the bf16 copies of the
+        weights for as long as its outermost region lasts, so they are cast once, not once a step
+        (18% of a full-size step on this CPU). The samplers' own operations are elementwise, which
+        autocast leaves in float32."""
+        dtype = PRECISIONS[self.precision]
+        return contextlib.nullcontext() if dtype is None else torch.autocast(like.device.type, dtype=dtype)
 
     def _sampler(self):
         """The configured sampler with the common signature (sampling.py)."""

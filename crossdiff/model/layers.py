@@ -8,9 +8,11 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from crossdiff.errors import UserError
+from crossdiff.model.dropout import dropout as drop
 
 PE_MAX_LEN = 5000  # rows of the sinusoid table in official checkpoints
 
@@ -42,7 +44,7 @@ class PositionalEncoding(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """`[S, B, d] -> [S, B, d]`."""
-        return self.dropout(x + self.pe[: x.shape[0]])
+        return drop(x + self.pe[: x.shape[0]], self.dropout.p, self.training)
 
 
 class TimestepEmbedder(nn.Module):
@@ -77,13 +79,66 @@ def drop_text(text_emb: torch.Tensor, prob: float, training: bool, force_mask: b
     return text_emb
 
 
+def attention(mha: nn.MultiheadAttention, query: torch.Tensor, memory: torch.Tensor | None,
+              training: bool) -> torch.Tensor:
+    """nn.MultiheadAttention's maths on its own parameters, sequence-first, no masks.
+
+    `query [Sq, B, d]` attends to itself (memory None: one fused QKV projection) or to `memory
+    [Sk, B, d]`. Without dropout the fused attention kernel runs; with it, softmax weights are
+    dropped with crossdiff.model.dropout, as torch drops them (on the weights, before V).
+    """
+    sq, b, d = query.shape
+    heads, w, bias = mha.num_heads, mha.in_proj_weight, mha.in_proj_bias
+    if memory is None:
+        q, k, v = F.linear(query, w, bias).view(sq, b, 3, heads, d // heads).permute(2, 1, 3, 0, 4)
+    else:
+        q = F.linear(query, w[:d], bias[:d]).view(sq, b, heads, d // heads).permute(1, 2, 0, 3)
+        k, v = F.linear(memory, w[d:], bias[d:]).view(len(memory), b, 2, heads, d // heads).permute(2, 1, 3, 0, 4)
+    p = mha.dropout if training else 0.0
+    if p == 0.0:
+        out = F.scaled_dot_product_attention(q, k, v)
+    else:
+        weights = torch.softmax(q @ k.transpose(-2, -1) * (d // heads) ** -0.5, dim=-1)
+        out = drop(weights, p, True) @ v
+    return F.linear(out.permute(2, 0, 1, 3).reshape(sq, b, d), mha.out_proj.weight, mha.out_proj.bias)
+
+
+def _no_masks(*masks) -> None:
+    if any(m is not None and m is not False for m in masks):
+        raise ValueError("CrossDiff layers take no attention masks (the reference uses none, SPEC §5.4)")
+
+
+class EncoderLayer(nn.TransformerEncoderLayer):
+    """nn.TransformerEncoderLayer(d, heads, ff, dropout, activation="gelu"): the same parameters,
+    initialisation and post-norm maths, with the cheaper dropout of crossdiff.model.dropout."""
+
+    def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
+        _no_masks(src_mask, src_key_padding_mask, is_causal)
+        p, train = self.dropout.p, self.training
+        x = self.norm1(src + drop(attention(self.self_attn, src, None, train), p, train))
+        return self.norm2(x + drop(self.linear2(drop(F.gelu(self.linear1(x)), p, train)), p, train))
+
+
+class DecoderLayer(nn.TransformerDecoderLayer):
+    """nn.TransformerDecoderLayer(d, heads, ff, dropout, activation="gelu") likewise."""
+
+    def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
+                memory_key_padding_mask=None, tgt_is_causal=False, memory_is_causal=False):
+        _no_masks(tgt_mask, memory_mask, tgt_key_padding_mask, memory_key_padding_mask, tgt_is_causal,
+                  memory_is_causal)
+        p, train = self.dropout.p, self.training
+        x = self.norm1(tgt + drop(attention(self.self_attn, tgt, None, train), p, train))
+        x = self.norm2(x + drop(attention(self.multihead_attn, x, memory, train), p, train))
+        return self.norm3(x + drop(self.linear2(drop(F.gelu(self.linear1(x)), p, train)), p, train))
+
+
 def encoder_layer(d: int, heads: int, ff: int, dropout: float) -> nn.TransformerEncoderLayer:
-    """PyTorch post-norm layer, exact GELU, sequence-first: the official key set and maths."""
-    return nn.TransformerEncoderLayer(d, heads, ff, dropout, activation="gelu")
+    """Post-norm layer, exact GELU, sequence-first: the official key set and maths."""
+    return EncoderLayer(d, heads, ff, dropout, activation="gelu")
 
 
 def decoder_layer(d: int, heads: int, ff: int, dropout: float) -> nn.TransformerDecoderLayer:
-    return nn.TransformerDecoderLayer(d, heads, ff, dropout, activation="gelu")
+    return DecoderLayer(d, heads, ff, dropout, activation="gelu")
 
 
 def transformer_encoder(n: int, d: int, heads: int, ff: int, dropout: float) -> nn.TransformerEncoder:

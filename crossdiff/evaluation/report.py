@@ -109,7 +109,7 @@ def report_markdown(report: dict) -> str:
         f"- checkpoint: `{report['checkpoint']}`",
         f"- created: {report['created']} ({report['seconds']:.1f} s)",
         f"- sampler: {sampler['sampler']}, {sampler['sampling_steps']} of {sampler['diffusion_steps']} steps, "
-        f"guidance scale {sampler['guidance_scale']}, path {sampler['path']}"
+        f"guidance scale {sampler['guidance_scale']}, {sampler.get('precision', 'float32')}, path {sampler['path']}"
         + (f", change_idx {sampler['change_idx']}" if sampler["path"] == "mixture" else ""),
         f"- protocol: {protocol['replications']} replications x {batches} of {protocol['batch_size']} "
         f"({protocol['samples']} samples each) on the {protocol['split']} split; "

@@ -23,7 +23,7 @@ ROOT_DECODERS = 2       # root decoder layers per head; they follow the last pos
 ROOT_WIDTH = {"m": 4, "j": 2}  # leading root columns: 3D (rot vel, xz vel, y), 2D (root position)
 TOKEN_NAME = {"m": "motion_token", "j": "joint_token"}
 QUERY_INITS = ("reference", "positional")
-POSITIONAL_LOGIT = 16.0  # query_init=positional: Q/K identities scaled by sqrt(16 / sqrt(head_dim)) (2 for 16-d heads)
+POSITIONAL_LOGIT = 16.0  # query_init=positional: Q/K identity scale s with s² · √head_dim = 16 (s = 2 for 16-d heads)
 
 
 class CrossDiff(nn.Module):

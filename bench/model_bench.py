@@ -9,14 +9,16 @@ Prints (random weights, HumanML3D widths, 196 frames):
   inside one autocast region as the sampler runs it (diffusion.precision=bfloat16: weights cast
   once), with the max abs difference of the bf16 outputs from float32;
 * the projected per-caption sampling time of DDPM-1000, DDIM-100 and DDIM-50 with guidance
-  (one batch-2 evaluation per step);
+  (one batch-2 evaluation per step), and one caption actually sampled with DDIM-50 and guidance
+  through Diffusion.sample in float32 and with diffusion.precision=bfloat16;
 * forward + backward of one stage-I training step (all four cross paths, both modalities) via
   the fused `forward_both`, and via the naive two `forward` calls for comparison (with
   --bf16-train also the fused step under bf16 autocast);
 * peak RSS (resource.getrusage) after the inference part and after the training part.
 Inference times are the median of --repeats runs after one warm-up run; a training time is the
-median of --train-repeats steps after a warm-up step at batch 1 (a full-size step takes tens of
-seconds on two cores, so the default run stays near three minutes).
+median of --train-repeats steps after a warm-up step at the same batch (the first step pays for
+first-touching gigabytes of activations; a full-size step takes tens of seconds on two cores, so
+the default run takes about five minutes).
 """
 
 from __future__ import annotations
@@ -71,13 +73,29 @@ def bench_inference(model: CrossDiff, repeats: int) -> dict:
             results[(dtype, b)] = timed(lambda b=b: run(b), repeats)
         results[(dtype, "out")] = run(2)
     # What the sampler does with diffusion.precision=bfloat16: every step inside one autocast region,
-    # so the bf16 copies of the weights are made once instead of at every call.
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+    # so the bf16 copies of the weights are made once instead of at every call. Under no_grad, as
+    # MotionSampler.sample: inference_mode would disable autocast's weight cache.
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         for b in (1, 2):
             results[("bf16 region", b)] = timed(lambda b=b: model(x[:b], t[:b], y[:b])["m"].float(), repeats)
     results["bf16_maxabs"] = float((results[("bf16", "out")] - results[("fp32", "out")]).abs().max())
     results["fp32_maxabs_out"] = float(results[("fp32", "out")].abs().max())
     return results
+
+
+def bench_caption(model: CrossDiff) -> dict:
+    """Seconds to sample one caption with DDIM-50 and guidance 2.5 through Diffusion.sample, per precision."""
+    from crossdiff.diffusion import build_diffusion
+
+    y, seconds = torch.randn(1, 512, generator=torch.Generator().manual_seed(3)), {}
+    for precision in ("float32", "bfloat16"):
+        diffusion = build_diffusion(sampler="ddim", sampling_steps=50, guidance_scale=2.5, precision=precision)
+        with torch.no_grad():
+            start = time.perf_counter()
+            diffusion.sample(model, (1, model.njoints["m"], 1, FRAMES), y, progress=False,
+                             generator=torch.Generator().manual_seed(0))
+            seconds[precision] = time.perf_counter() - start
+    return seconds
 
 
 def training_step(model: CrossDiff, batch: int, fused: bool, bf16: bool = False):
@@ -106,7 +124,7 @@ def training_step(model: CrossDiff, batch: int, fused: bool, bf16: bool = False)
 
 def bench_training(model: CrossDiff, batch: int, repeats: int, fused: bool, bf16: bool = False) -> float:
     model.train()
-    return timed(training_step(model, batch, fused, bf16), repeats, warmup=training_step(model, 1, fused, bf16))
+    return timed(training_step(model, batch, fused, bf16), repeats)  # warm-up at the same batch: first-touch of GBs of activations
 
 
 def main(threads: int, batch: int, repeats: int, train_repeats: int, skip_naive: bool, bf16_train: bool) -> dict:
@@ -124,6 +142,9 @@ def main(threads: int, batch: int, repeats: int, train_repeats: int, skip_naive:
         per_step = inf[(dtype, 2)]
         projected = ", ".join(f"{name} {steps * per_step:.0f} s" for name, steps in SAMPLERS.items())
         print(f"projected per caption with guidance ({dtype}): {projected}")
+    caption = bench_caption(model)
+    print(f"measured: one caption, DDIM-50, guidance 2.5: {caption['float32']:.1f} s float32, "
+          f"{caption['bfloat16']:.1f} s with diffusion.precision=bfloat16")
     print(f"peak RSS after inference: {peak_rss_mb():.0f} MB")
     fused = bench_training(model, batch, train_repeats, fused=True)
     print(f"stage-I train step (forward + backward), batch {batch}, forward_both: {fused:.2f} s")
@@ -135,7 +156,7 @@ def main(threads: int, batch: int, repeats: int, train_repeats: int, skip_naive:
     if bf16 is not None:
         print(f"stage-I train step, batch {batch}, forward_both under bf16 autocast: {bf16:.2f} s")
     print(f"peak RSS after training: {peak_rss_mb():.0f} MB")
-    return {"inference": inf, "train_fused_s": fused, "train_naive_s": naive, "train_bf16_s": bf16}
+    return {"inference": inf, "caption_s": caption, "train_fused_s": fused, "train_naive_s": naive, "train_bf16_s": bf16}
 
 
 if __name__ == "__main__":

@@ -90,6 +90,7 @@ def caption_lines(data: Path, clip: str) -> list[str]:
 
 def step_2d_clips(data: Path, work: Path, families: list[str], seed: int = 0) -> dict:
     """Detector-style keypoints of the held-out single-action train clips, prepared by prepare/ucf101.py."""
+    from crossdiff.data.keypoints import KeypointSettings
     from crossdiff.data.keypoints_synthetic import synthetic_detections
     from prepare import ucf101
 
@@ -109,7 +110,6 @@ def step_2d_clips(data: Path, work: Path, families: list[str], seed: int = 0) ->
         np.save(keypoints / f"v_{tag}_g{number:03d}_c{view + 1:02d}.npy",
                 synthetic_detections(positions, view, 25.0, rng))
         captions[tag] += [c for c in caption_lines(data, clip) if c not in captions[tag]]
-    from crossdiff.data.keypoints import KeypointSettings
     summary = ucf101.main(keypoints, ucf, settings=KeypointSettings(fps=25.0), captions=captions, progress=False)
     ucf101.report(summary, ucf)
     return ucf101.counts(summary)
@@ -138,7 +138,7 @@ def step_models(data: Path, work: Path, steps: int) -> dict[str, Path]:
     return {"A (no held-out data)": a, "B (A + held-out 2D)": b, "C (A + same steps, 3D only)": c}
 
 
-def evaluate(label: str, checkpoint: Path, folder: Path, data: Path, work: Path, replications: int) -> dict:
+def evaluate(checkpoint: Path, folder: Path, data: Path, work: Path, replications: int) -> dict:
     import test
 
     name = checkpoint.name if checkpoint.is_dir() else checkpoint.stem
@@ -197,7 +197,7 @@ def main(data: Path, work: Path, families: list[str], steps: int, replications: 
         models["reference (every family in 3D)"] = reference
     rows = {}
     for folder in ("eval_heldout", "eval_other"):
-        reports = {label: evaluate(label, path, work / folder, data, work, replications)
+        reports = {label: evaluate(path, work / folder, data, work, replications)
                    for label, path in models.items()}
         rows[folder] = {"real motion": real_row(next(iter(reports.values())))}
         rows[folder].update({label: headline(report) for label, report in reports.items()})

@@ -54,8 +54,8 @@ def test_folders_split_by_family_and_2d_clips_cover_the_held_out_train_clips(syn
     assert written["written"] + written["dropped"] == len(singles) and written["written"] > 0
     text = json.loads((tmp_path / "ucf" / "text.json").read_text())
     assert sorted(text) == sorted(holdout_2d.class_tag(f) for f in held)
-    wave = holdout_2d.caption_lines(synthetic, singles[0])[0]
-    assert wave in text[holdout_2d.class_tag(fams[singles[0]][0])]
+    first_caption = holdout_2d.caption_lines(synthetic, singles[0])[0]
+    assert first_caption in text[holdout_2d.class_tag(fams[singles[0]][0])]
     clips = sorted((tmp_path / "ucf" / "complicate_2d").glob("v_*.npy"))
     assert clips and all(np.load(c).shape[1] == 268 for c in clips)
     assert holdout_2d.step_2d_clips(synthetic, tmp_path, held) == written  # done: read back, not redone

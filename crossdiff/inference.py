@@ -47,7 +47,7 @@ class MotionSampler:
     def joints_num(self) -> int:
         return skeleton_for_width(self.njoints_m).joints_num
 
-    @torch.no_grad()
+    @torch.no_grad()  # not inference_mode: it would disable autocast's cache of bf16 weights (precision=bfloat16)
     def sample(self, captions: Sequence[str] | None = None, text_emb: torch.Tensor | None = None, *,
                path: str = "3d", scale: float | None = None, change_idx: int = 300,
                generator: torch.Generator | None = None, progress: bool = True) -> dict:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import json
 import sys
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
@@ -126,8 +127,6 @@ def find_videos(keypoints: Path, out: Path) -> dict[str, Path]:
 
 def read_captions(path) -> dict[str, list[str]]:
     """A --captions file: JSON {"<ClassTag>": ["caption", ...], ...}; errors name the file and the tag."""
-    import json
-
     path = Path(path)
     try:
         captions = json.loads(path.read_text())
@@ -144,15 +143,15 @@ def read_captions(path) -> dict[str, list[str]]:
     return captions
 
 
-def select_classes(classes, catalogue: dict[str, list[str]]) -> list[str]:
-    """The selected tags: all of `catalogue` by default; UCF101 names may be aliases."""
-    if catalogue is UCF101_CAPTIONS:
+def select_classes(classes, captions: dict[str, list[str]] | None) -> list[str]:
+    """The selected tags: every class by default; without a --captions file, UCF101 names may be aliases."""
+    if captions is None:
         return resolve_classes(classes) if classes else list(UCF101_CAPTIONS)
-    unknown = [c for c in classes if c not in catalogue]
+    unknown = [c for c in classes if c not in captions]
     if unknown:
         raise UserError(f"--classes {' '.join(unknown)}: not in the --captions file (its classes: "
-                        f"{', '.join(sorted(catalogue))})")
-    return list(dict.fromkeys(classes)) if classes else list(catalogue)
+                        f"{', '.join(sorted(captions))})")
+    return list(dict.fromkeys(classes)) if classes else list(captions)
 
 
 def main(keypoints, out, classes=(), settings: KeypointSettings = KeypointSettings(), workers: int = 1,
@@ -164,7 +163,7 @@ def main(keypoints, out, classes=(), settings: KeypointSettings = KeypointSettin
     keypoints, out = Path(keypoints), Path(out)
     _check_settings(settings, workers)
     catalogue = UCF101_CAPTIONS if captions is None else captions
-    selected = select_classes(classes, catalogue)
+    selected = select_classes(classes, captions)
     files = find_videos(keypoints, out)
     folder = out / FEATURES_DIR
     folder.mkdir(parents=True, exist_ok=True)

@@ -287,9 +287,12 @@ def test_sample_2d_then_lift(model, text):
 # --- precision -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("scale", [1.0, 2.5])
-def test_bfloat16_precision_runs_every_call_under_autocast(model, text, scale):
+def test_bfloat16_precision_runs_every_call_under_autocast(text, scale):
     """precision=bfloat16: the network runs under autocast, the sampler gets float32 back, and the
-    sample stays near the float32 one (bf16 keeps 8 bits of mantissa)."""
+    sample stays near the float32 one (bf16 keeps 8 bits of mantissa; guidance amplifies the
+    difference by up to |1 - s| + |s|)."""
+    torch.manual_seed(0)  # the fixture's text layer draws from the global generator
+    model = FakeModel().eval()
     noise = torch.randn(SHAPE_3D, generator=seeded(3))
     runs = {}
     for precision in ("float32", "bfloat16"):
@@ -299,7 +302,7 @@ def test_bfloat16_precision_runs_every_call_under_autocast(model, text, scale):
         assert {call["autocast"] for call in model.calls} == {precision == "bfloat16"}
     assert runs["bfloat16"].dtype == torch.float32
     difference = (runs["bfloat16"] - runs["float32"]).abs().max()
-    assert 0 < difference < 0.05
+    assert 0 < difference < 0.05 * (abs(1 - scale) + abs(scale))
 
 
 def test_bfloat16_region_leaves_the_sampler_arithmetic_in_float32(model, text):

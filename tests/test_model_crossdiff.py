@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 
 from crossdiff.errors import UserError
 from crossdiff.model import MODELS, CrossDiff, build_model
-from crossdiff.model.layers import PE_MAX_LEN, sinusoid_table
+from crossdiff.model.layers import PE_MAX_LEN, attention, sinusoid_table
 
 TOL = dict(atol=1e-4, rtol=1e-4)
 SMALL = dict(latent_dim=48, layers=2, layers2=3)  # the golden small model
@@ -230,7 +230,7 @@ def _first_cross_attention(model: CrossDiff, x: torch.Tensor) -> torch.Tensor:
         handle.remove()
         layer = model.decoder_m[0]
         query = model.motion_token
-        query = layer.norm1(query + layer._sa_block(query, None, None))
+        query = layer.norm1(query + attention(layer.self_attn, query, None, training=False))
         _, weights = layer.multihead_attn(query, captured["memory"], captured["memory"], need_weights=True)
     return weights
 

@@ -10,6 +10,8 @@ global generator, so seeded runs and exact resume behave as before.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 LEVELS = 1 << 15          # uniforms per draw: the low and high 16-bit halves of a random_ int32, 15 bits each
@@ -18,9 +20,7 @@ LOW_BITS = LEVELS - 1
 
 def keep_mask(shape, p: float, device) -> tuple[torch.Tensor, float]:
     """(bool mask of kept elements in `shape`, 1 / keep rate)."""
-    numel = 1
-    for size in shape:
-        numel *= size
+    numel = math.prod(shape)
     draws = torch.empty((numel + 1) // 2, dtype=torch.int32, device=device).random_()
     threshold = round(p * LEVELS)
     keep = (draws.view(torch.int16)[:numel] & LOW_BITS) >= threshold

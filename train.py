@@ -17,7 +17,8 @@ from crossdiff.config import config_parser, load_config, to_yaml
 from crossdiff.errors import exit_code
 from crossdiff.evaluation.protocol import training_evaluate_fn
 from crossdiff.inference import build_sampler
-from crossdiff.training.setup import build_objective, build_trainer, build_training_data, warm_text_cache
+from crossdiff.training.setup import (build_objective, build_trainer, build_training_data, center_text_if_asked,
+                                     warm_text_cache)
 
 
 def main(cfg) -> Path:
@@ -28,6 +29,7 @@ def main(cfg) -> Path:
     dataset, collate_fn, worker_init_fn = build_training_data(cfg, log)
     objective, encode_text = build_objective(cfg, rt, log)
     warm_text_cache(encode_text, dataset, log, progress=rt.is_main)
+    center_text_if_asked(cfg, objective, encode_text, dataset, log)
     evaluate_fn = quick_evaluation(cfg, rt, encode_text, log) if cfg.train.eval_interval > 0 and rt.is_main else None
     trainer = build_trainer(cfg, objective, encode_text, dataset, collate_fn, worker_init_fn, rt, run, log,
                             evaluate_fn)

@@ -75,6 +75,20 @@ def warm_text_cache(encode_text, dataset, log, chunk: int = 256, progress: bool 
         encode_text.flush()
 
 
+def center_text_if_asked(cfg, objective, encode_text, dataset, log) -> None:
+    """train.center_text: train embed_text on features centred at the training captions' mean
+    (crossdiff.training.text_centering; same function and checkpoint layout)."""
+    if not cfg.train.center_text:
+        return
+    from crossdiff.training.text_centering import caption_mean, center_text_projection
+
+    captions = dataset.all_captions() if hasattr(dataset, "all_captions") else []
+    mean = caption_mean(encode_text, captions)
+    center_text_projection(objective.model, mean)  # moved to the weights' device and dtype
+    log.info(f"train.center_text: embed_text trained on features centred at the mean of {len(set(captions))} "
+             f"training captions (mean norm {float(mean.norm()):.2f}); checkpoints keep the official layout")
+
+
 class PseudoLabeler:
     """3D targets for 2D-only clips from a frozen teacher, smoothed along time per clip (SPEC §7.4).
 

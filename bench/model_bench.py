@@ -14,6 +14,9 @@ Prints (random weights, HumanML3D widths, 196 frames):
 * forward + backward of one stage-I training step (all four cross paths, both modalities) via
   the fused `forward_both`, and via the naive two `forward` calls for comparison (with
   --bf16-train also the fused step under bf16 autocast);
+* the arithmetic floor: FLOPs of one batch-2 evaluation (attention counted through the math
+  kernel), the best matmul throughput of this CPU (a 1024x1024 GEMM, float32 and bf16), and the
+  DDIM-50-with-guidance time that throughput allows, i.e. what no implementation of this network can beat;
 * peak RSS (resource.getrusage) after the inference part and after the training part.
 Inference times are the median of --repeats runs after one warm-up run; a training time is the
 median of --train-repeats steps after a warm-up step at the same batch (the first step pays for
@@ -98,6 +101,39 @@ def bench_caption(model: CrossDiff) -> dict:
     return seconds
 
 
+def gemm_gflops(dtype: torch.dtype, n: int = 1024, repeats: int = 10) -> float:
+    """Best-of-`repeats` throughput of an n x n x n matmul in `dtype`, GFLOP/s."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    best = min(timed(lambda: a @ b, 1) for _ in range(repeats))
+    return 2 * n ** 3 / best / 1e9
+
+
+def evaluation_gflop(model: CrossDiff, batch: int = 2) -> float:
+    """FLOPs of one 3D-head evaluation at `batch`, GFLOP; SDPA runs its math kernel so the counter sees it."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    x = torch.randn(batch, model.njoints["m"], 1, FRAMES)
+    t, y = torch.full((batch,), 500), torch.randn(batch, 512)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    try:  # the counter's module tracker needs weights without grad under no_grad
+        for p in trainable:
+            p.requires_grad_(False)
+        with torch.no_grad(), sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
+            model(x, t, y)
+    finally:
+        for p in trainable:
+            p.requires_grad_(True)
+    return counter.get_total_flops() / 1e9
+
+
+def bench_floor(model: CrossDiff) -> dict:
+    """GFLOP per guided step, the CPU's GEMM peak per dtype, and the DDIM-50 time that peak allows."""
+    flop = evaluation_gflop(model)
+    peaks = {"float32": gemm_gflops(torch.float32), "bfloat16": gemm_gflops(torch.bfloat16)}
+    return {"gflop": flop, "peaks": peaks, "ddim50_floor_s": {k: 50 * flop / v for k, v in peaks.items()}}
+
+
 def training_step(model: CrossDiff, batch: int, fused: bool, bf16: bool = False):
     """One stage-I forward + backward on random data; returns a closure for timing."""
     gen = torch.Generator().manual_seed(2)
@@ -145,6 +181,11 @@ def main(threads: int, batch: int, repeats: int, train_repeats: int, skip_naive:
     caption = bench_caption(model)
     print(f"measured: one caption, DDIM-50, guidance 2.5: {caption['float32']:.1f} s float32, "
           f"{caption['bfloat16']:.1f} s with diffusion.precision=bfloat16")
+    floor = bench_floor(model)
+    print(f"arithmetic floor: {floor['gflop']:.1f} GFLOP per guided step (batch 2); best GEMM here "
+          + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in floor["peaks"].items())
+          + " -> DDIM-50 with guidance cannot take less than "
+          + ", ".join(f"{v:.1f} s in {k}" for k, v in floor["ddim50_floor_s"].items()))
     print(f"peak RSS after inference: {peak_rss_mb():.0f} MB")
     fused = bench_training(model, batch, train_repeats, fused=True)
     print(f"stage-I train step (forward + backward), batch {batch}, forward_both: {fused:.2f} s")
@@ -156,7 +197,7 @@ def main(threads: int, batch: int, repeats: int, train_repeats: int, skip_naive:
     if bf16 is not None:
         print(f"stage-I train step, batch {batch}, forward_both under bf16 autocast: {bf16:.2f} s")
     print(f"peak RSS after training: {peak_rss_mb():.0f} MB")
-    return {"inference": inf, "caption_s": caption, "train_fused_s": fused, "train_naive_s": naive, "train_bf16_s": bf16}
+    return {"inference": inf, "caption_s": caption, "floor": floor, "train_fused_s": fused, "train_naive_s": naive, "train_bf16_s": bf16}
 
 
 if __name__ == "__main__":

@@ -60,11 +60,16 @@ def build_objective(cfg, rt, log):
     return objective, build_text_encoder_from(cfg.text_encoder, rt.device, log)
 
 
+def training_captions(dataset) -> list[str]:
+    """Every caption a dataset can draw (`all_captions()`), or none for a dataset without that method."""
+    return dataset.all_captions() if hasattr(dataset, "all_captions") else []
+
+
 def warm_text_cache(encode_text, dataset, log, chunk: int = 256, progress: bool = True) -> None:
     """Encode every caption of `dataset` once, up front, so no training step waits for CLIP."""
     from tqdm import tqdm
 
-    captions = dataset.all_captions() if hasattr(dataset, "all_captions") else []
+    captions = training_captions(dataset)
     if not captions or not hasattr(encode_text, "cache"):
         return
     missing = [c for c in captions if c not in encode_text.cache]
@@ -82,7 +87,7 @@ def center_text_if_asked(cfg, objective, encode_text, dataset, log) -> None:
         return
     from crossdiff.training.text_centering import caption_mean, center_text_projection
 
-    captions = dataset.all_captions() if hasattr(dataset, "all_captions") else []
+    captions = training_captions(dataset)
     mean = caption_mean(encode_text, captions)
     center_text_projection(objective.model, mean)  # moved to the weights' device and dtype
     log.info(f"train.center_text: embed_text trained on features centred at the mean of {len(set(captions))} "

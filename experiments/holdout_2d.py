@@ -10,7 +10,7 @@ with configs/demo_evaluator.yaml). Every step is skipped when its output exists,
                  <work>/eval_heldout and <work>/eval_other: test + val clips with / without those families
                  (the arrays are symlinks into --data; statistics and evaluator stay those of --data)
     2. 2D clips  the held-out families' single-action train clips as detector output (COCO-17 pixels,
-                 25 fps, a random camera, noise, misses, a distractor; crossdiff/data/keypoints_synthetic.py),
+                 25 fps, a random camera, noise, misses, a distractor; crossdiff/keypoints/simulated.py),
                  through prepare/ucf101.py with one class per family -> <work>/ucf
     3. A         stage I + stage II (configs/demo_pre.yaml, demo_finetune.yaml) on data_3d
     4. B         A + `finetune_ucf` on data_3d mixed 1:1 with <work>/ucf (the teacher is A)
@@ -90,8 +90,8 @@ def caption_lines(data: Path, clip: str) -> list[str]:
 
 def step_2d_clips(data: Path, work: Path, families: list[str], seed: int = 0) -> dict:
     """Detector-style keypoints of the held-out single-action train clips, prepared by prepare/ucf101.py."""
-    from crossdiff.data.keypoints import KeypointSettings
-    from crossdiff.data.keypoints_synthetic import synthetic_detections
+    from crossdiff.keypoints.processing import KeypointSettings
+    from crossdiff.keypoints.simulated import synthetic_detections
     from prepare import ucf101
 
     ucf = work / "ucf"

@@ -31,9 +31,9 @@ from tqdm import tqdm
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from crossdiff.data.synthetic import FAMILIES, SyntheticClip, generate_clip, mirror_clip, rest_body, target_offsets
-from crossdiff.data.synthetic_captions import text_line
-from crossdiff.data.synthetic_vocab import vocabulary, word_vectors
+from crossdiff.synthetic.generator import FAMILIES, SyntheticClip, generate_clip, mirror_clip, rest_body, target_offsets
+from crossdiff.synthetic.captions import text_line
+from crossdiff.synthetic.vocab import vocabulary, word_vectors
 from crossdiff.data.words import write_glove_vocab
 from crossdiff.errors import EXIT_USER_ERROR, UserError
 from crossdiff.io import save_json, save_npy, save_text

@@ -5,7 +5,7 @@
 
 Reads every <video>.npy and <video>.json below --keypoints, one file per video: [T, 17, 3] or
 [T, P, 17, 3] arrays of (x, y, score) in pixels, MMPose 1.x prediction files (MMPose's demo names
-them results_<video>.json) or COCO keypoint results; crossdiff/data/keypoints_io.py describes the
+them results_<video>.json) or COCO keypoint results; crossdiff/keypoints/formats.py describes the
 formats. Video names follow UCF101, v_<ClassTag>_gGG_cCC: the class tag is the second '_' field.
 Writes under --out:
     complicate_2d/<video>.npy   [N, 268] float32, 40 <= N <= 196 rows at 20 fps: the 134 2D features of
@@ -16,7 +16,7 @@ Writes under --out:
                                 --captions FILE (JSON of the same form) replaces our UCF101 captions with
                                 your own classes, for other in-the-wild video collections
     report.json                 the settings, the counts and every dropped or failed video with its reason
-crossdiff/data/keypoints.py describes the processing (main person, gaps, 20 fps, joint mapping,
+crossdiff/keypoints/processing.py describes the processing (main person, gaps, 20 fps, joint mapping,
 normalisation, mask). Videos with an output are skipped, so an interrupted run resumes (a cut
 video's piece 0 is written last); --overwrite redoes them. A video whose motion cannot make a
 clip (nobody detected, hips hidden, too short, ...) is dropped with its reason; a file that
@@ -37,9 +37,9 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from crossdiff.data.inthewild import FEATURES_DIR, TEXT_FILE, class_tag
-from crossdiff.data.keypoints import KeypointSettings, UnusableClip, keypoints_to_clips
-from crossdiff.data.keypoints_io import find_keypoint_files, read_keypoints
-from crossdiff.data.ucf101_captions import UCF101_CAPTIONS, resolve_classes
+from crossdiff.keypoints.processing import KeypointSettings, UnusableClip, keypoints_to_clips
+from crossdiff.keypoints.formats import find_keypoint_files, read_keypoints
+from crossdiff.keypoints.ucf101_captions import UCF101_CAPTIONS, resolve_classes
 from crossdiff.errors import EXIT_USER_ERROR, UserError
 from crossdiff.io import save_json, save_npy
 from prepare import project

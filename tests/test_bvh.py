@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from motion_helpers import random_clip
 
-from crossdiff.data.synthetic import generate_clip
+from crossdiff.synthetic.generator import generate_clip
 from crossdiff.errors import UserError
 from crossdiff.export_bvh import cli
 from crossdiff.geometry import qmul, qnormalize, qrot, quaternion_to_matrix

@@ -12,7 +12,7 @@ LAYERS = {
     "crossdiff": 0, "crossdiff.errors": 0, "crossdiff.io": 0.25, "crossdiff.runtime": 0.5, "crossdiff.config": 0.5,
     "crossdiff.skeleton": 1, "crossdiff.geometry": 1,
     "crossdiff.motion": 2,
-    "crossdiff.data": 3, "crossdiff.text_encoder": 3, "crossdiff.model": 3, "crossdiff.diffusion": 3,
+    "crossdiff.data": 3, "crossdiff.synthetic": 3, "crossdiff.keypoints": 3.5, "crossdiff.text_encoder": 3, "crossdiff.model": 3, "crossdiff.diffusion": 3,
     "crossdiff.evaluation.evaluator": 3, "crossdiff.evaluation.metrics": 3, "crossdiff.body": 3,
     "crossdiff.render": 3, "crossdiff.export_bvh": 3, "crossdiff.weights": 3.5,
     "crossdiff.training": 4, "crossdiff.inference": 4, "crossdiff.generation": 4, "crossdiff.evaluation": 4,
@@ -65,6 +65,20 @@ def test_import_layers():
                 if (name == a or name.startswith(a + ".")) and (imported == b or imported.startswith(b + ".")):
                     problems.append(f"{name} must not import {imported}")
     assert not problems, "\n".join(problems)
+
+
+# Data preparation packages: they write folders that the rest only reads (issue 20).
+PREPARATION_ONLY = ("crossdiff.synthetic", "crossdiff.keypoints")
+NEVER_PREPARE = ["crossdiff.training", "crossdiff.training.trainer", "crossdiff.evaluation.protocol",
+                 "crossdiff.evaluation.training", "crossdiff.inference", "crossdiff.generation", "crossdiff.data.registry"]
+
+
+def test_training_evaluation_and_inference_never_import_data_preparation():
+    code = ("import sys\n"
+            f"for name in {NEVER_PREPARE!r}: __import__(name)\n"
+            f"print(sorted(m for m in sys.modules if m.startswith({PREPARATION_ONLY!r})))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", f"imported transitively: {out.strip()}"
 
 
 def test_blender_scene_needs_only_stdlib_numpy_bpy():

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from crossdiff.data.inthewild import InTheWildDataset
-from crossdiff.data.keypoints import KeypointSettings, observable_columns
-from crossdiff.data.keypoints_synthetic import DetectorModel, hml3d_positions, synthetic_detections
+from crossdiff.keypoints.processing import KeypointSettings, observable_columns
+from crossdiff.keypoints.simulated import DetectorModel, hml3d_positions, synthetic_detections
 from crossdiff.motion.features2d import features_2d, project_views
 from prepare import ucf101
 

@@ -7,11 +7,11 @@ import hashlib
 import numpy as np
 import pytest
 
-from crossdiff.data.synthetic import (FAMILIES, MAX_FRAMES, MIN_FRAMES, generate_clip, mirror_clip, mirror_params,
+from crossdiff.synthetic.generator import (FAMILIES, MAX_FRAMES, MIN_FRAMES, generate_clip, mirror_clip, mirror_params,
                                       rest_body, target_offsets)
-from crossdiff.data.synthetic_body import RestBody, solve_body
-from crossdiff.data.synthetic_captions import MIRROR_WORDS, Part, make_captions, mirror_caption, tokenize
-from crossdiff.data.synthetic_vocab import vocabulary, word_vectors
+from crossdiff.synthetic.body import RestBody, solve_body
+from crossdiff.synthetic.captions import MIRROR_WORDS, Part, make_captions, mirror_caption, tokenize
+from crossdiff.synthetic.vocab import vocabulary, word_vectors
 from crossdiff.errors import UserError
 from crossdiff.io import restricted_pickle_load
 from crossdiff.skeleton import SKELETONS

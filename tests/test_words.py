@@ -8,7 +8,7 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 
-from crossdiff.data.synthetic_lexicon import LEXICON
+from crossdiff.synthetic.lexicon import LEXICON
 from crossdiff.data.words import (POS_ENUMERATOR, VIP_DICT, WordVectorizer, caption_to_tokens, format_text_line,
                                   load_spacy_pipeline, pad_tokens, parse_text_line, read_text_file,
                                   write_glove_vocab)

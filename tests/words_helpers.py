@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from crossdiff.data.synthetic_lexicon import LEXICON
+from crossdiff.synthetic.lexicon import LEXICON
 
 
 @dataclass(frozen=True)

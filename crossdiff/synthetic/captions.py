@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from crossdiff.data.synthetic_lexicon import LEXICON, MIRROR_WORDS
-from crossdiff.data.synthetic_phrases import PHRASES, VerbPhrase
+from crossdiff.synthetic.lexicon import LEXICON, MIRROR_WORDS
+from crossdiff.synthetic.phrases import PHRASES, VerbPhrase
 
 FPS = 20
 # HumanML3D drops caption segments shorter than this many frames (SPEC §2.4).

@@ -1,7 +1,7 @@
 """Verb phrases describing each synthetic action family from its parameters.
 
 A verb phrase is a list of (verb lemma, tail) pairs joined by "and"; the sentence builder
-(`synthetic_captions`) inflects the verbs ("walks", "is walking", "walking") and fills `{poss}`.
+(`captions`) inflects the verbs ("walks", "is walking", "walking") and fills `{poss}`.
 Every parameter a caption states (left/right, speed, direction, count) is visible in the motion.
 """
 

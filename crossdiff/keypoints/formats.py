@@ -113,7 +113,7 @@ def _read_json(path: Path) -> np.ndarray:
         return _stack_frames(frames)
     except (KeyError, TypeError, ValueError, IndexError) as e:
         raise UserError(f"{path}: not an MMPose prediction file or COCO keypoint result list "
-                        f"(see crossdiff/data/keypoints_io.py for the formats): {type(e).__name__}: {e}") from None
+                        f"(see crossdiff/keypoints/formats.py for the formats): {type(e).__name__}: {e}") from None
 
 
 def _person(keypoints, scores=None) -> np.ndarray:

@@ -14,25 +14,37 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from crossdiff.data import synthetic_gestures as gestures
-from crossdiff.data import synthetic_jumps as jumps
-from crossdiff.data import synthetic_locomotion as locomotion
-from crossdiff.data.synthetic_body import BodyPlan, RestBody, local_to_world_xz, solve_body
-from crossdiff.data.synthetic_captions import MIRROR_WORDS, Part, make_captions, mirror_caption
+from crossdiff.synthetic import gestures
+from crossdiff.synthetic import jumps
+from crossdiff.synthetic import locomotion
+from crossdiff.synthetic.body import BodyPlan, RestBody, local_to_world_xz, solve_body
+from crossdiff.synthetic.captions import MIRROR_WORDS, Part, make_captions, mirror_caption
 from crossdiff.skeleton import SKELETONS
 
 # Joint frames per clip: the 263-d features then have 40..196 frames (HumanML3D's range, SPEC §2.4).
 MIN_FRAMES, MAX_FRAMES = 41, 197
 COMPOSITION_RATE = 0.35
 
+# family name -> (draw its parameters, solve them into a body plan)
 FAMILIES = {
-    name: (getattr(module, f"sample_{name}"), getattr(module, f"build_{name}"))
-    for module, names in (
-        (locomotion, ["walk", "jog", "run", "walk_backward", "side_step", "turn", "spin", "crouch_walk"]),
-        (jumps, ["jump_in_place", "jump_forward", "hop"]),
-        (gestures, ["squat", "kick", "punch", "wave", "raise_arms", "clap", "bow"]),
-    )
-    for name in names
+    "walk": (locomotion.sample_walk, locomotion.build_walk),
+    "jog": (locomotion.sample_jog, locomotion.build_jog),
+    "run": (locomotion.sample_run, locomotion.build_run),
+    "walk_backward": (locomotion.sample_walk_backward, locomotion.build_walk_backward),
+    "side_step": (locomotion.sample_side_step, locomotion.build_side_step),
+    "turn": (locomotion.sample_turn, locomotion.build_turn),
+    "spin": (locomotion.sample_spin, locomotion.build_spin),
+    "crouch_walk": (locomotion.sample_crouch_walk, locomotion.build_crouch_walk),
+    "jump_in_place": (jumps.sample_jump_in_place, jumps.build_jump_in_place),
+    "jump_forward": (jumps.sample_jump_forward, jumps.build_jump_forward),
+    "hop": (jumps.sample_hop, jumps.build_hop),
+    "squat": (gestures.sample_squat, gestures.build_squat),
+    "kick": (gestures.sample_kick, gestures.build_kick),
+    "punch": (gestures.sample_punch, gestures.build_punch),
+    "wave": (gestures.sample_wave, gestures.build_wave),
+    "raise_arms": (gestures.sample_raise_arms, gestures.build_raise_arms),
+    "clap": (gestures.sample_clap, gestures.build_clap),
+    "bow": (gestures.sample_bow, gestures.build_bow),
 }
 
 

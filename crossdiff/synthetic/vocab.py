@@ -12,7 +12,7 @@ import hashlib
 
 import numpy as np
 
-from crossdiff.data.synthetic_lexicon import LEXICON
+from crossdiff.synthetic.lexicon import LEXICON
 
 DIM = 300
 WORD_SPREAD = 0.45   # size of a word's own part relative to its concept's

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from crossdiff.data.synthetic_body import ABD, FLEX, LEFT, RIGHT, BodyPlan, RestBody
-from crossdiff.data.synthetic_curves import FPS, frame_times, keyframes, min_jerk, neutral_plan
+from crossdiff.synthetic.body import ABD, FLEX, LEFT, RIGHT, BodyPlan, RestBody
+from crossdiff.synthetic.curves import FPS, frame_times, keyframes, min_jerk, neutral_plan
 
 GRAVITY = 9.81
 SIDES = ("left", "right")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from crossdiff.data.synthetic_body import ABD, ELBOW_FLEX, FLEX, HIP, HORIZ, LEFT, RIGHT, TWIST, BodyPlan, RestBody, rot_x
-from crossdiff.data.synthetic_curves import FPS, bump, frame_times, keyframes, neutral_plan, set_arm
+from crossdiff.synthetic.body import ABD, ELBOW_FLEX, FLEX, HIP, HORIZ, LEFT, RIGHT, TWIST, BodyPlan, RestBody, rot_x
+from crossdiff.synthetic.curves import FPS, bump, frame_times, keyframes, neutral_plan, set_arm
 
 SIDES = ("left", "right")
 LEAD_IN = 0.4

@@ -2,16 +2,16 @@
 
 Each family has `sample_*(rng) -> params` (plain floats and strings, stored in meta.json) and
 `build_*(params, body) -> BodyPlan`. All of them share `_locomotion`: the body moves along a path
-with a smooth speed profile while `synthetic_gait` places the footsteps.
+with a smooth speed profile while `gait` places the footsteps.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from crossdiff.data.synthetic_body import ABD, LEFT, RIGHT, BodyPlan, RestBody
-from crossdiff.data.synthetic_curves import FPS, frame_times, min_jerk, neutral_plan
-from crossdiff.data.synthetic_gait import Gait, place_steps, schedule_steps, swing_arms
+from crossdiff.synthetic.body import ABD, LEFT, RIGHT, BodyPlan, RestBody
+from crossdiff.synthetic.curves import FPS, frame_times, min_jerk, neutral_plan
+from crossdiff.synthetic.gait import Gait, place_steps, schedule_steps, swing_arms
 
 SIDES = ("left", "right")
 # Travel direction relative to the facing direction.

@@ -2,7 +2,7 @@
 
 `keypoints_to_clips(keypoints [T, P, K, 3], settings)` is what prepare/ucf101.py does per video:
 
- 1. main person (`keypoints_time.select_main_person`); keypoints below `min_score` are missing;
+ 1. main person (`timing.select_main_person`); keypoints below `min_score` are missing;
  2. short detection gaps are interpolated (`fill_gaps`) and count as observed;
  3. COCO -> the 22 T2M joints (`coco_to_t2m`): hips, knees, ankles, shoulders, elbows, wrists are
     copied; the head comes from the face points; pelvis, neck, spine, collars (and feet when the
@@ -28,7 +28,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from crossdiff.data import keypoints_time as timing
+from crossdiff.keypoints import timing
 from crossdiff.motion.features2d import features_2d, project_views
 from crossdiff.skeleton import SKELETONS
 

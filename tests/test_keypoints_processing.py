@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from crossdiff.data import keypoints as kp
-from crossdiff.data import keypoints_time as kt
-from crossdiff.data.keypoints_io import find_keypoint_files, read_keypoints, video_name
-from crossdiff.data.keypoints_synthetic import DetectorModel, coco_points_3d, hml3d_positions, synthetic_detections
-from crossdiff.data.ucf101_captions import CLASS_ALIASES, UCF101_CAPTIONS, resolve_classes
+from crossdiff.keypoints import processing as kp
+from crossdiff.keypoints import timing as kt
+from crossdiff.keypoints.formats import find_keypoint_files, read_keypoints, video_name
+from crossdiff.keypoints.simulated import DetectorModel, coco_points_3d, hml3d_positions, synthetic_detections
+from crossdiff.keypoints.ucf101_captions import CLASS_ALIASES, UCF101_CAPTIONS, resolve_classes
 from crossdiff.errors import UserError
 from crossdiff.motion.features2d import features_2d, project_views
 from crossdiff.motion.filters import one_euro_smooth

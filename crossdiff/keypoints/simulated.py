@@ -17,12 +17,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from crossdiff.data.keypoints import DIRECT
-from crossdiff.data.keypoints_time import resample
-from crossdiff.data.synthetic import generate_clip, target_offsets
+from crossdiff.keypoints.processing import DIRECT
+from crossdiff.keypoints.timing import resample
 from crossdiff.motion.features2d import project_views
 from crossdiff.motion.features3d import joints_to_features, recover_from_ric
 from crossdiff.skeleton import SKELETONS
+from crossdiff.synthetic.generator import generate_clip, target_offsets
 
 LIMB_KEYPOINTS = (7, 8, 9, 10, 13, 14, 15, 16)           # COCO elbows, wrists, knees, ankles
 # Face points in metres in the head's frame (forward, up, left); the ears' midpoint is the head joint.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from crossdiff.data.synthetic_body import LEFT, RIGHT, BodyPlan, RestBody, local_to_world_xz
+from crossdiff.synthetic.body import LEFT, RIGHT, BodyPlan, RestBody, local_to_world_xz
 
 FPS = 20
 # Arm angles of a relaxed standing pose: hanging, slightly away from the hips, elbows soft.

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from crossdiff.data.synthetic_body import ELBOW_FLEX, FLEX, LEFT, RIGHT, BodyPlan, RestBody, local_to_world_xz, rot_x, rot_y
-from crossdiff.data.synthetic_curves import frame_times, min_jerk
+from crossdiff.synthetic.body import ELBOW_FLEX, FLEX, LEFT, RIGHT, BodyPlan, RestBody, local_to_world_xz, rot_x, rot_y
+from crossdiff.synthetic.curves import frame_times, min_jerk
 
 
 @dataclass(frozen=True)

@@ -84,8 +84,11 @@ def requests_from_config(gen, max_frames: int) -> list[Request]:
 
 
 def run_generation(sampler, requests: Sequence[Request], out_dir: Path, gen, seed: int, guidance_scale: float,
-                   progress: bool = True) -> list[dict]:
-    """Sample every request in batches and write its files; returns the index entries."""
+                   progress: bool = True, on_step=None) -> list[dict]:
+    """Sample every request in batches and write its files; returns the index entries.
+
+    on_step(step_index, total_steps): the diffusion steps of each batch in turn (MotionSampler.sample).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     entries = []
     batches = math.ceil(len(requests) / gen.batch_size)
@@ -94,7 +97,7 @@ def run_generation(sampler, requests: Sequence[Request], out_dir: Path, gen, see
         batch_seed = seed + b
         generator = torch.Generator(device=sampler.device).manual_seed(batch_seed)
         out = sampler.sample([r.caption for r in chunk], path=gen.path, change_idx=gen.change_idx,
-                             generator=generator, progress=progress and batches == 1)
+                             generator=generator, progress=progress and batches == 1, on_step=on_step)
         lengths = [r.length for r in chunk]
         clips = sampler.to_joints(out["motion"], lengths)
         clips_2d = sampler.to_joints_2d(out["motion2d"], lengths) if out["motion2d"] is not None else None

@@ -50,8 +50,12 @@ class MotionSampler:
     @torch.no_grad()  # not inference_mode: it would disable autocast's cache of bf16 weights (precision=bfloat16)
     def sample(self, captions: Sequence[str] | None = None, text_emb: torch.Tensor | None = None, *,
                path: str = "3d", scale: float | None = None, change_idx: int = 300,
-               generator: torch.Generator | None = None, progress: bool = True) -> dict:
+               generator: torch.Generator | None = None, progress: bool = True,
+               on_step: Callable[[int, int], None] | None = None) -> dict:
         """Sample one motion per caption (or per row of `text_emb`).
+
+        on_step(step_index, total_steps) is called after every diffusion step (a UI's progress bar;
+        an exception raised in it stops the sampling).
 
         Returns {"motion": [B, njoints_m, 1, T] normalised 3D features,
                  "motion2d": [B, njoints_j, 1, T] normalised 2D sample (path "2d") or None}.
@@ -63,7 +67,7 @@ class MotionSampler:
         text_emb = text_emb.to(self.device)
         B = text_emb.shape[0]
         shape_3d, shape_2d = (B, self.njoints_m, 1, self.frames), (B, self.njoints_j, 1, self.frames)
-        options = dict(scale=scale, generator=generator, progress=progress)
+        options = dict(scale=scale, generator=generator, progress=progress, on_step=on_step)
         was_training = self.model.training
         self.model.eval()  # no dropout, no condition dropout while sampling
         try:

@@ -284,6 +284,45 @@ def test_sample_2d_then_lift(model, text):
     assert torch.equal(motion_3d, expected_3d) and motion_3d.shape == SHAPE_3D
 
 
+# --- progress callback -----------------------------------------------------------------------------
+
+def _run_path(diffusion, model, text, path, on_step):
+    if path == "3d":
+        return diffusion.sample(model, SHAPE_3D, text, generator=seeded(5), progress=False, on_step=on_step)
+    if path == "2d":
+        return diffusion.sample_2d_then_lift(model, SHAPE_2D, text, generator=seeded(5), progress=False,
+                                             on_step=on_step)
+    return diffusion.sample_mixture(model, SHAPE_3D, SHAPE_2D, text, 500, generator=seeded(5), progress=False,
+                                    on_step=on_step)
+
+
+@pytest.mark.parametrize("sampler", ["ddpm", "ddim"])
+@pytest.mark.parametrize("path", ["3d", "2d", "mixture"])
+def test_on_step_reports_every_step_once_in_order(model, text, sampler, path):
+    diffusion = build_diffusion(sampler=sampler, sampling_steps=7)
+    calls = []
+    with_callback = _run_path(diffusion, model, text, path, lambda i, n: calls.append((i, n)))
+    assert calls == [(i, 7) for i in range(1, 8)]
+    without = _run_path(diffusion, model, text, path, None)  # the callback observes; it changes nothing
+    for a, b in zip(with_callback if isinstance(with_callback, tuple) else (with_callback,),
+                    without if isinstance(without, tuple) else (without,)):
+        assert torch.equal(a, b)
+
+
+def test_on_step_raising_stops_the_sampling(model, text):
+    class Stop(Exception):
+        pass
+
+    def stop_at_third(i, n):
+        if i == 3:
+            raise Stop
+
+    diffusion = build_diffusion(sampler="ddim", sampling_steps=10)
+    with pytest.raises(Stop):
+        diffusion.sample(model, SHAPE_3D, text, progress=False, on_step=stop_at_third)
+    assert len(model.calls) == 3  # no network call after the raising step
+
+
 # --- precision -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("scale", [1.0, 2.5])

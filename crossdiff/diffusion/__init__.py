@@ -17,7 +17,7 @@ from functools import partial
 import torch
 
 from crossdiff.diffusion.guidance import AutocastModel, GuidedModel, head_denoiser
-from crossdiff.diffusion.sampling import ddim_sample, ddpm_sample, lift_2d_to_3d, mixture_sample
+from crossdiff.diffusion.sampling import OnStep, ddim_sample, ddpm_sample, lift_2d_to_3d, mixture_sample
 from crossdiff.diffusion.schedule import SCHEDULES, GaussianDiffusion, get_betas, space_timesteps
 from crossdiff.errors import UserError
 
@@ -52,20 +52,22 @@ class Diffusion:
 
     def sample(self, model, shape, text_emb: torch.Tensor, *, head: str = "m", scale: float | None = None,
                generator: torch.Generator | None = None, progress: bool = True,
-               noise: torch.Tensor | None = None) -> torch.Tensor:
+               noise: torch.Tensor | None = None, on_step: OnStep | None = None) -> torch.Tensor:
         """x0 samples `shape` = (B, C, 1, T) from x_T = `noise` (drawn from `generator` if None).
 
         head "m" samples 3D (C = 263/251), "j" 2D (C = 134/128); scale None uses guidance_scale.
+        on_step(step_index, total_steps) follows the steps (sampling.py); every method takes it.
         """
         if noise is None:
             noise = _gaussian(shape, text_emb, generator)
         denoise = head_denoiser(self._guided(model, scale), text_emb, head)
         with self._scope(text_emb):
-            return self._sampler()(denoise, self.sampling, noise, generator=generator, progress=progress)
+            return self._sampler()(denoise, self.sampling, noise, generator=generator, progress=progress,
+                                   on_step=on_step)
 
     def sample_mixture(self, model, shape_3d, shape_2d, text_emb: torch.Tensor, change_idx: int, *,
                        scale: float | None = None, generator: torch.Generator | None = None,
-                       progress: bool = True) -> torch.Tensor:
+                       progress: bool = True, on_step: OnStep | None = None) -> torch.Tensor:
         """Mixture sampling (SPEC §8.2): 2D steps down to original timestep `change_idx`, then 3D.
 
         Guided like every path here when the scale is not 1 (the reference never guided it).
@@ -81,11 +83,11 @@ class Diffusion:
         to_2d, to_3d = head_denoiser(guided, text_emb, "j"), head_denoiser(guided, text_emb, "m")
         with self._scope(text_emb):
             return mixture_sample(to_2d, to_3d, to_3d, self.sampling, noise_2d, noise_3d, int(change_idx),
-                                  eta=eta, generator=generator, progress=progress)
+                                  eta=eta, generator=generator, progress=progress, on_step=on_step)
 
     def sample_2d_then_lift(self, model, shape_2d, text_emb: torch.Tensor, *, scale: float | None = None,
                             generator: torch.Generator | None = None, progress: bool = True,
-                            noise: torch.Tensor | None = None):
+                            noise: torch.Tensor | None = None, on_step: OnStep | None = None):
         """generate.py's 2D path (SPEC §8.3): sample 2D, then one unconditional 3D call at t = 0.
 
         Returns (sample_2d `shape_2d`, motion_3d `[B, 263, 1, T]`).
@@ -96,7 +98,7 @@ class Diffusion:
         lift = head_denoiser(self._cast(model), text_emb, "m", force_mask=True)
         with self._scope(text_emb):
             return lift_2d_to_3d(self._sampler(), denoise_2d, lift, self.sampling, noise,
-                                 generator=generator, progress=progress)
+                                 generator=generator, progress=progress, on_step=on_step)
 
     def _guided(self, model, scale: float | None):
         scale = self.guidance_scale if scale is None else scale

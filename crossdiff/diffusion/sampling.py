@@ -1,6 +1,6 @@
 """Samplers: short functions sharing one signature over an explicit list of steps.
 
-    sampler(denoise, diffusion, noise, *, generator=None, progress=False) -> x0 sample
+    sampler(denoise, diffusion, noise, *, generator=None, progress=False, on_step=None) -> x0 sample
 
 - `denoise(x_t [B, C, 1, T], t [B] int64) -> x0_pred [B, C, 1, T]` is the network with its text,
   head and guidance already bound (see guidance.py).
@@ -10,6 +10,9 @@
 - `noise` is x_T; every later Gaussian draw comes from `generator` (the global RNG if None), in
   step order and only at steps that use it, so a seed reproduces a sample.
 - The caller chooses train/eval mode (sampling expects eval: no condition dropout).
+- `on_step(step_index, total_steps)` (optional) is called after every network call, step_index
+  running 1..total_steps, beside the tqdm bar: a UI shows it, and raising in it (e.g. a
+  cancellation) stops the sampling there.
 """
 
 from __future__ import annotations
@@ -25,25 +28,28 @@ from crossdiff.diffusion.schedule import GaussianDiffusion, extract
 Denoise = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 # step(x0_pred, x_t, i, generator) -> x at index i−1
 Step = Callable[[torch.Tensor, torch.Tensor, int, "torch.Generator | None"], torch.Tensor]
+OnStep = Callable[[int, int], None]   # (step_index 1..total_steps, total_steps)
 
 
 @torch.no_grad()
 def ddpm_sample(denoise: Denoise, diffusion: GaussianDiffusion, noise: torch.Tensor, *,
-                generator: torch.Generator | None = None, progress: bool = False) -> torch.Tensor:
+                generator: torch.Generator | None = None, progress: bool = False,
+                on_step: OnStep | None = None) -> torch.Tensor:
     """Ancestral sampling (Ho et al. 2020, Alg. 2) with an x0-predicting network:
 
         x_{t−1} = c1_t·x̂0(x_t, t) + c2_t·x_t + 1[t>0]·σ_t·z,   σ_t² = β̃_t,  z ~ N(0, I)
 
     noise: x_T `[B, C, 1, T]`. Returns x_0 `[B, C, 1, T]`.
     """
-    with _bar(diffusion.num_timesteps, progress, "ddpm") as bar:
+    with _bar(diffusion.num_timesteps, progress, "ddpm", on_step) as bar:
         return run_steps(denoise, ancestral_step(diffusion), diffusion, noise,
                          _descending(diffusion.num_timesteps, 0), generator, bar)
 
 
 @torch.no_grad()
 def ddim_sample(denoise: Denoise, diffusion: GaussianDiffusion, noise: torch.Tensor, *, eta: float = 0.0,
-                generator: torch.Generator | None = None, progress: bool = False) -> torch.Tensor:
+                generator: torch.Generator | None = None, progress: bool = False,
+                on_step: OnStep | None = None) -> torch.Tensor:
     """DDIM (Song et al. 2021, eq. 12) over the steps of `diffusion`:
 
         x_{t−1} = √ᾱ_{t−1}·x̂0 + √(1−ᾱ_{t−1}−σ_t²)·ε̂ + σ_t·z,   ε̂ = (x_t − √ᾱ_t·x̂0)/√(1−ᾱ_t)
@@ -51,7 +57,7 @@ def ddim_sample(denoise: Denoise, diffusion: GaussianDiffusion, noise: torch.Ten
 
     η = 0 is deterministic given x_T; η = 1 gives σ_t² = β̃_t and the DDPM posterior mean.
     """
-    with _bar(diffusion.num_timesteps, progress, "ddim") as bar:
+    with _bar(diffusion.num_timesteps, progress, "ddim", on_step) as bar:
         return run_steps(denoise, ddim_step(diffusion, eta), diffusion, noise,
                          _descending(diffusion.num_timesteps, 0), generator, bar)
 
@@ -60,7 +66,7 @@ def ddim_sample(denoise: Denoise, diffusion: GaussianDiffusion, noise: torch.Ten
 def mixture_sample(denoise_2d: Denoise, denoise_2d_to_3d: Denoise, denoise_3d: Denoise,
                    diffusion: GaussianDiffusion, noise_2d: torch.Tensor, noise_3d: torch.Tensor,
                    change_idx: int, *, eta: float | None = None, generator: torch.Generator | None = None,
-                   progress: bool = False) -> torch.Tensor:
+                   progress: bool = False, on_step: OnStep | None = None) -> torch.Tensor:
     """Mixture sampling (SPEC §8.2): denoise in 2D down to step α, lift to 3D, finish in 3D.
 
     α = `change_idx` is an ORIGINAL timestep; the change happens at index k = `change_step(...)`,
@@ -76,7 +82,7 @@ def mixture_sample(denoise_2d: Denoise, denoise_2d_to_3d: Denoise, denoise_3d: D
     """
     k = change_step(diffusion, change_idx)
     step = ancestral_step(diffusion) if eta is None else ddim_step(diffusion, eta)
-    with _bar(diffusion.num_timesteps, progress, "mixture") as bar:
+    with _bar(diffusion.num_timesteps, progress, "mixture", on_step) as bar:
         steps_2d = _descending(diffusion.num_timesteps, k + 1)
         j = run_steps(denoise_2d, step, diffusion, noise_2d, steps_2d, generator, bar)
         m0 = denoise_2d_to_3d(j, original_timesteps(diffusion, k, j))
@@ -90,14 +96,15 @@ def mixture_sample(denoise_2d: Denoise, denoise_2d_to_3d: Denoise, denoise_3d: D
 @torch.no_grad()
 def lift_2d_to_3d(sample: Callable[..., torch.Tensor], denoise_2d: Denoise, lift: Denoise,
                   diffusion: GaussianDiffusion, noise_2d: torch.Tensor, *,
-                  generator: torch.Generator | None = None, progress: bool = False):
+                  generator: torch.Generator | None = None, progress: bool = False,
+                  on_step: OnStep | None = None):
     """generate.py's 2D path (SPEC §8.3): a full 2D sample, then ONE lift call at t = 0.
 
     `sample` is one of the samplers above (with its options bound); `lift` is the 3D head with the
     text masked (`head_denoiser(model, text_emb, "m", force_mask=True)`).
     Returns (sample_2d `[B, 134, 1, T]`, motion_3d `[B, 263, 1, T]`).
     """
-    sample_2d = sample(denoise_2d, diffusion, noise_2d, generator=generator, progress=progress)
+    sample_2d = sample(denoise_2d, diffusion, noise_2d, generator=generator, progress=progress, on_step=on_step)
     t0 = torch.zeros(sample_2d.shape[0], dtype=torch.int64, device=sample_2d.device)
     return sample_2d, lift(sample_2d, t0)
 
@@ -177,5 +184,25 @@ def _gaussian(like: torch.Tensor, generator: torch.Generator | None) -> torch.Te
     return torch.randn(like.shape, generator=generator, dtype=like.dtype, device=like.device)
 
 
-def _bar(total: int, progress: bool, desc: str):
-    return tqdm(total=total, disable=not progress, desc=desc, leave=False)
+class _StepBar:
+    """A tqdm bar that also reports every update to `on_step(step_index, total_steps)`."""
+
+    def __init__(self, total: int, progress: bool, desc: str, on_step: OnStep | None):
+        self.tqdm = tqdm(total=total, disable=not progress, desc=desc, leave=False)
+        self.total, self.done, self.on_step = total, 0, on_step
+
+    def update(self) -> None:
+        self.tqdm.update()
+        self.done += 1
+        if self.on_step is not None:
+            self.on_step(self.done, self.total)
+
+    def __enter__(self) -> "_StepBar":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.tqdm.close()
+
+
+def _bar(total: int, progress: bool, desc: str, on_step: OnStep | None = None) -> _StepBar:
+    return _StepBar(total, progress, desc, on_step)

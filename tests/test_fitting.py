@@ -73,6 +73,27 @@ def test_fitting_synthetic_motions_is_under_2cm(mannequin, seed):
     assert fit.poses.shape == (60, 72) and fit.trans.shape == (60, 3) and fit.betas.shape == (10,)
 
 
+def test_fit_reports_rounds_and_stops_when_the_callback_raises(mannequin):
+    joints, _, _ = motion_from_body(mannequin, frames=8, seed=3)
+    rounds = []
+    fit_joints(joints, mannequin, iterations=25, progress=False, on_round=lambda i, n: rounds.append((i, n)))
+    assert rounds == [(1, 3), (2, 3), (3, 3)]   # 25 iterations in rounds of 10
+
+    class Stop(Exception):
+        pass
+
+    seen = []
+
+    def stop_at_second(i, n):
+        seen.append(i)
+        if i == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        fit_joints(joints, mannequin, iterations=50, progress=False, on_round=stop_at_second)
+    assert seen == [1, 2]
+
+
 def test_gmm_prior_matches_its_formula_and_loads_safely(tmp_path, mannequin):
     rng = np.random.default_rng(9)
     means = rng.normal(scale=0.2, size=(3, 69))

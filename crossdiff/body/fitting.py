@@ -80,8 +80,8 @@ def _objective(params, body: BodyModel, targets: torch.Tensor, weights: FitWeigh
     return (data + weights.smooth * smooth + prior_term + regular) / frames
 
 
-def _refine(params, body, targets, weights, prior, iterations: int, progress: bool) -> None:
-    """Run L-BFGS (strong Wolfe line search) on all parameters in place."""
+def _refine(params, body, targets, weights, prior, iterations: int, progress: bool, on_round=None) -> None:
+    """Run L-BFGS (strong Wolfe line search) on all parameters in place; on_round(done, rounds) after each round."""
     optimiser = torch.optim.LBFGS(params, lr=1.0, max_iter=STEPS_PER_UPDATE, history_size=50,
                                   line_search_fn="strong_wolfe", tolerance_grad=1e-10, tolerance_change=1e-14)
 
@@ -93,14 +93,21 @@ def _refine(params, body, targets, weights, prior, iterations: int, progress: bo
 
     rounds = max(1, -(-iterations // STEPS_PER_UPDATE))
     bar = tqdm(range(rounds), desc="fitting", unit=f"x{STEPS_PER_UPDATE} it", disable=not progress, leave=False)
-    for _ in bar:
+    for done in bar:
         loss = optimiser.step(closure)
         bar.set_postfix(loss=f"{float(loss.detach()):.3e}")
+        if on_round is not None:
+            on_round(done + 1, rounds)
 
 
 def fit_joints(joints: np.ndarray, body: BodyModel, iterations: int = 200, prior: GMMPosePrior | None = None,
-               weights: FitWeights = FitWeights(), device: str = "cpu", progress: bool = True) -> FitResult:
-    """Fit `body` to joints [T, 22, 3] (metres, y up). Returns poses, betas, trans and errors."""
+               weights: FitWeights = FitWeights(), device: str = "cpu", progress: bool = True,
+               on_round=None) -> FitResult:
+    """Fit `body` to joints [T, 22, 3] (metres, y up). Returns poses, betas, trans and errors.
+
+    on_round(done, rounds) follows the L-BFGS rounds of STEPS_PER_UPDATE iterations (a UI's progress
+    bar); an exception raised in it stops the fit.
+    """
     targets = check_joints(joints)
     betas0 = estimate_betas(body.rest_joints_template, body.rest_joints_dirs, targets)
     poses0, trans0 = inverse_kinematics(body.rest_joints(betas0), targets)
@@ -108,7 +115,7 @@ def fit_joints(joints: np.ndarray, body: BodyModel, iterations: int = 200, prior
               for a in (poses0.reshape(len(targets), -1, 3), betas0, trans0)]
     target_t = torch.as_tensor(targets, dtype=torch.float64, device=device)
     if iterations > 0:
-        _refine(params, body, target_t, weights, prior, iterations, progress)
+        _refine(params, body, target_t, weights, prior, iterations, progress, on_round)
     with torch.no_grad():
         poses, betas, trans = params
         fitted = forward_kinematics(rodrigues(poses), body.rest_joints_torch(betas)) + trans[:, None]

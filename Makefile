@@ -1,17 +1,25 @@
 # make setup  : create .venv with the pinned requirements (idempotent)
 # make test   : run the test suite (what CI runs)
 # make demo   : the whole pipeline on the embedded synthetic dataset
+# make app    : the web demo on http://127.0.0.1:7860 (the demo model; see README "Web demo")
+# make browser: also install Debian's chromium (the web demo's browser tests need it)
 PY := .venv/bin/python
 
-.PHONY: setup blender test demo
+.PHONY: setup blender browser test demo app
 setup:
 	bash scripts/setup.sh
 
 blender:
 	bash scripts/setup.sh --blender
 
+browser:
+	bash scripts/setup.sh --browser
+
 test: setup
 	$(PY) -m pytest -q
 
 demo: setup
 	$(PY) demo.py
+
+app: setup
+	$(PY) app.py --cfg configs/demo_finetune.yaml

@@ -16,6 +16,7 @@ LAYERS = {
     "crossdiff.evaluation.evaluator": 3, "crossdiff.evaluation.metrics": 3, "crossdiff.body": 3,
     "crossdiff.render": 3, "crossdiff.export_bvh": 3, "crossdiff.weights": 3.5,
     "crossdiff.training": 4, "crossdiff.inference": 4, "crossdiff.generation": 4, "crossdiff.evaluation": 4,
+    "crossdiff.webapp": 5,
 }
 # Pairs that must never import each other, whatever their layers (DESIGN.md).
 FORBIDDEN = [("crossdiff.model", "crossdiff.diffusion"), ("crossdiff.diffusion", "crossdiff.model"),
@@ -70,7 +71,8 @@ def test_import_layers():
 # Data preparation packages: they write folders that the rest only reads (issue 20).
 PREPARATION_ONLY = ("crossdiff.synthetic", "crossdiff.keypoints")
 NEVER_PREPARE = ["crossdiff.training", "crossdiff.training.trainer", "crossdiff.evaluation.protocol",
-                 "crossdiff.evaluation.training", "crossdiff.inference", "crossdiff.generation", "crossdiff.data.registry"]
+                 "crossdiff.evaluation.training", "crossdiff.inference", "crossdiff.generation", "crossdiff.data.registry",
+                 "crossdiff.webapp.server"]
 
 
 def test_training_evaluation_and_inference_never_import_data_preparation():

@@ -12,7 +12,7 @@ LAYERS = {
     "crossdiff": 0, "crossdiff.errors": 0, "crossdiff.io": 0.25, "crossdiff.runtime": 0.5, "crossdiff.config": 0.5,
     "crossdiff.skeleton": 1, "crossdiff.geometry": 1,
     "crossdiff.motion": 2,
-    "crossdiff.data": 3, "crossdiff.synthetic": 3, "crossdiff.keypoints": 3.5, "crossdiff.text_encoder": 3, "crossdiff.model": 3, "crossdiff.diffusion": 3,
+    "crossdiff.data": 3, "crossdiff.synthetic": 3, "crossdiff.keypoints": 3.5, "crossdiff.mocap": 3.5, "crossdiff.text_encoder": 3, "crossdiff.model": 3, "crossdiff.diffusion": 3,
     "crossdiff.evaluation.evaluator": 3, "crossdiff.evaluation.metrics": 3, "crossdiff.body": 3,
     "crossdiff.render": 3, "crossdiff.export_bvh": 3, "crossdiff.weights": 3.5,
     "crossdiff.training": 4, "crossdiff.inference": 4, "crossdiff.generation": 4, "crossdiff.evaluation": 4,
@@ -69,7 +69,7 @@ def test_import_layers():
 
 
 # Data preparation packages: they write folders that the rest only reads (issue 20).
-PREPARATION_ONLY = ("crossdiff.synthetic", "crossdiff.keypoints")
+PREPARATION_ONLY = ("crossdiff.synthetic", "crossdiff.keypoints", "crossdiff.mocap")
 NEVER_PREPARE = ["crossdiff.training", "crossdiff.training.trainer", "crossdiff.evaluation.protocol",
                  "crossdiff.evaluation.training", "crossdiff.inference", "crossdiff.generation", "crossdiff.data.registry",
                  "crossdiff.webapp.server"]

@@ -65,7 +65,7 @@ def import_file(path: Path, clip_id: str, out: Path, settings: ImportSettings, o
     """Convert one file into joints/ and texts/ (and its mirror); returns its report entry."""
     entry = {"id": clip_id, "status": "converted"}
     if (out / "joints" / f"{clip_id}.npy").is_file():
-        return {**entry, "status": "skipped", "reason": "already in the folder (delete its files to re-import)"}
+        return {**entry, "status": "skipped", "reason": "already in the folder (delete its files to re-import it)"}
     try:
         clip = import_clip(path, settings)
     except MocapFileError as error:
@@ -117,6 +117,30 @@ def _check_folder(out: Path, append: bool) -> None:
                         f"to it, or choose another --out")
 
 
+def import_all(files: list[Path], out: Path, settings: ImportSettings, options: dict, progress: bool) -> dict:
+    """{file: report entry} of every file, printing what was not converted and why."""
+    entries = {}
+    for path, clip_id in tqdm(folder.clip_ids(files).items(), desc="importing", unit="file", disable=not progress):
+        entries[str(path)] = entry = import_file(path, clip_id, out, settings, options)
+        if entry["status"] != "converted":
+            tqdm.write(f"{entry['status']} {path}" + (f":{entry['line']}" if entry.get("line") else "")
+                       + f": {entry['reason']}", file=sys.stderr)
+    return entries
+
+
+def record_run(out: Path, entries: dict, splits: dict, settings: dict) -> dict:
+    """Add this run's settings and files to report.json (a file imported before keeps its entry)."""
+    report = folder.load_report(out)
+    counts = {s: sum(e["status"] == s for e in entries.values()) for s in ("converted", "skipped", "failed")}
+    report["runs"].append({"time": time.strftime("%Y-%m-%d %H:%M:%S"), **settings, "counts": counts})
+    for path, entry in entries.items():
+        if report["files"].get(path, {}).get("status") != "converted" or entry["status"] == "converted":
+            report["files"][path] = entry
+    report["splits"] = {name: len(ids) for name, ids in splits.items()}
+    folder.save_report(out, report)
+    return report
+
+
 def main(bvh, out, captions=None, mapping=None, fps_in=None, scale=None, up: str = "auto", mirror: bool = False,
          append: bool = False, uncaptioned: str = "placeholder", spacy_model=None, target_skeleton=None,
          workers: int = 1, progress: bool = True) -> dict:
@@ -130,32 +154,22 @@ def main(bvh, out, captions=None, mapping=None, fps_in=None, scale=None, up: str
                "uncaptioned": uncaptioned, "nlp": load_spacy_pipeline(spacy_model) if spacy_model else None}
     files = folder.find_motion_files(bvh)
     out.mkdir(parents=True, exist_ok=True)
-    entries = {}
-    for path, clip_id in tqdm(folder.clip_ids(files).items(), desc="importing", unit="file", disable=not progress):
-        entries[str(path)] = entry = import_file(path, clip_id, out, settings, options)
-        if entry["status"] != "converted":
-            tqdm.write(f"{entry['status']} {path}" + (f":{entry['line']}" if entry.get("line") else "")
-                       + f": {entry['reason']}", file=sys.stderr)
+    entries = import_all(files, out, settings, options, progress)
     if any((out / "joints").glob("*.npy")):
         _feature_failures(features.main(out / "joints", out, target_skeleton, workers=workers, progress=progress),
                           entries)
-    new_ids = [i for e in entries.values() if e["status"] == "converted" for i in e["ids"]]
     _add_stats(out, entries)
-    splits = folder.add_to_splits(out, new_ids)
+    # Every clip with features joins its split (idempotent: a resumed run lists what a killed one did not).
+    ids = sorted((p.stem for p in (out / "new_joint_vecs").glob("*.npy")), key=folder.twin_order)
+    splits = folder.add_to_splits(out, ids)
     if splits["train"]:
         write_statistics(out, splits["train"])
         project.main(out, workers=workers, progress=progress)
-    report = folder.load_report(out)
-    counts = {s: sum(e["status"] == s for e in entries.values()) for s in ("converted", "skipped", "failed")}
     inputs = [bvh] if isinstance(bvh, (str, Path)) else bvh
-    report["runs"].append({"time": time.strftime("%Y-%m-%d %H:%M:%S"), "bvh": [str(b) for b in inputs],
-                           "captions": _text(captions), "mapping": _text(mapping), "fps_in": fps_in, "scale": scale,
-                           "up": up, "mirror": mirror, "uncaptioned": uncaptioned, "spacy_model": spacy_model,
-                           "target_skeleton": _text(target_skeleton), "counts": counts})
-    report["files"].update(entries)
-    report["splits"] = {name: len(ids) for name, ids in splits.items()}
-    folder.save_report(out, report)
-    return report
+    return record_run(out, entries, splits, {
+        "bvh": [str(b) for b in inputs], "captions": _text(captions), "mapping": _text(mapping), "fps_in": fps_in,
+        "scale": scale, "up": up, "mirror": mirror, "uncaptioned": uncaptioned, "spacy_model": spacy_model,
+        "target_skeleton": _text(target_skeleton), "append": append})
 
 
 def cli(argv=None) -> int:

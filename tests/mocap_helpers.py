@@ -87,6 +87,15 @@ def insert_above(rig: Rig, joint_name: str, new_name: str) -> Rig:
     return _reorder(rig)
 
 
+def split_bone(rig: Rig, joint_name: str, new_name: str) -> Rig:
+    """A joint halfway along the bone ending at `joint_name` (a twist/roll joint), not rotating."""
+    rig = insert_above(rig, joint_name, new_name)
+    j, new = rig.names.index(joint_name), rig.names.index(new_name)
+    rig.offsets[new] = 0.5 * rig.offsets[j]
+    rig.offsets[j] = 0.5 * rig.offsets[j]
+    return rig
+
+
 def add_static_root(rig: Rig, name: str) -> Rig:
     """A new root that never moves; the old root (the hips) keeps the translation channels."""
     rig = rig.copy()

@@ -7,11 +7,11 @@ import pytest
 
 import mocap_helpers as mh
 from crossdiff.errors import UserError
-from crossdiff.mocap.bvh_reader import MocapFileError, parse_bvh_text
+from crossdiff.mocap.bvh_reader import MocapFileError, parse_bvh_text, read_bvh_file
 from crossdiff.mocap.captions import builtin_tokens, mirror_caption, read_captions
 from crossdiff.mocap.convert import ImportSettings, import_clip, mirror_joints
 from crossdiff.mocap.resample import resample, source_fps
-from crossdiff.mocap.rigs import normalise, side_of
+from crossdiff.mocap.rigs import match_joints, normalise, side_of
 from crossdiff.motion.bvh import joints_to_bvh
 from crossdiff.synthetic.generator import generate_clip
 
@@ -141,14 +141,33 @@ def test_resampling_does_not_drift_over_minutes():
     assert np.abs(out[:, 0, 0] - speed * np.arange(len(out)) / 20).max() < 1e-6
 
 
-def test_cmu_rig_with_extra_joints_and_no_spine2(tmp_path, rig):
-    cut, truth = mh.without(rig, "spine2")
-    cmu = mh.insert_above(mh.insert_above(mh.rename(cut, _names(CMU)), "LeftUpLeg", "LHipJoint"), "Spine", "LowerBack")
-    imported = _import(tmp_path, mh.bvh_text(mh.scaled(cmu, 0.0254 / 0.45), fps=120 / 6))
+def test_cmu_rig_with_joints_on_the_chest_and_no_spine2(tmp_path, rig):
+    """CMU's BVH: LHipJoint and LowerBack on the hips, Neck and LeftShoulder on Spine1 (zero offsets)."""
+    cut, truth = mh.without(rig, "spine2", "left_collar", "right_collar")
+    cmu = mh.rename(cut, _names({k: v for k, v in CMU.items() if k != "left_collar"}) | {"neck": "Neck1"})
+    for joint, static in (("LeftUpLeg", "LHipJoint"), ("RightUpLeg", "RHipJoint"), ("Spine", "LowerBack"),
+                          ("Neck1", "Neck"), ("LeftArm", "LeftShoulder"), ("RightArm", "RightShoulder")):
+        cmu = mh.insert_above(cmu, joint, static)
+    imported = _import(tmp_path, mh.bvh_text(mh.scaled(cmu, 0.0254 / 0.45), fps=20))
     assert imported.info["rig"] == "cmu" and imported.info["unit"] == "cmu"
-    assert imported.info["inferred"] == ["spine2"]
-    assert _error(imported, truth, skip=[6]) < EXACT
-    assert np.abs(imported.joints[:, 6] - truth[:, 6]).max() < INFERRED
+    assert imported.info["inferred"] == ["spine2", "left_collar", "right_collar"]
+    assert imported.info["joints"]["neck"] == "Neck1"
+    assert _error(imported, truth, skip=[6, 13, 14]) < EXACT
+    assert np.abs(imported.joints[:, [6, 13, 14]] - truth[:, [6, 13, 14]]).max() < INFERRED
+
+
+def test_cmu_hierarchy_without_the_preset_gives_the_same_match(tmp_path, rig):
+    cut, truth = mh.without(rig, "spine2", "left_collar", "right_collar")
+    names = {k: "Char_" + v for k, v in _names({k: v for k, v in CMU.items() if k != "left_collar"}).items()}
+    cmu = mh.rename(cut, names | {"neck": "Char_Neck1"})
+    for joint, static in (("Char_Neck1", "Char_Neck"), ("Char_LeftArm", "Char_LeftShoulder"),
+                          ("Char_RightArm", "Char_RightShoulder")):
+        cmu = mh.insert_above(cmu, joint, static)
+    imported = _import(tmp_path, mh.bvh_text(mh.scaled(cmu, 0.01), fps=20))
+    assert imported.info["rig"] == "generic"
+    assert imported.info["joints"]["neck"] == "Char_Neck1" and imported.info["joints"]["left_shoulder"] == "Char_LeftArm"
+    assert imported.info["inferred"] == ["spine2", "left_collar", "right_collar"]
+    assert _error(imported, truth, skip=[6, 13, 14]) < EXACT
 
 
 def test_bandai_namco_rig_with_a_static_root(tmp_path, rig):
@@ -185,6 +204,40 @@ def test_left_shoulder_is_the_collar_when_an_upper_arm_follows(tmp_path, rig):
     assert imported.info["joints"]["left_collar"] == "LeftShoulder"
     assert imported.info["joints"]["right_shoulder"] == "RightUpperArm"
     assert _error(imported, rig.truth()) < EXACT
+
+
+def test_twist_joints_along_the_arm_are_not_elbows_or_shoulders(tmp_path, rig):
+    twisted = mh.rename(rig, _names(COLLAR_SHOULDER))
+    for side in ("Left", "Right"):
+        twisted = mh.split_bone(mh.split_bone(twisted, f"{side}LowerArm", f"{side}UpperArmTwist"),
+                                f"{side}Hand", f"{side}ForeArmRoll")
+    imported = _import(tmp_path, mh.bvh_text(mh.scaled(twisted, 0.01), fps=20))
+    assert imported.info["joints"]["left_elbow"] == "LeftLowerArm"
+    assert imported.info["joints"]["right_shoulder"] == "RightUpperArm"
+    assert _error(imported, rig.truth()) < EXACT
+
+
+def test_biped_shaped_hierarchy_without_the_preset_names():
+    """Thighs below the first spine joint, clavicles below the neck (3ds Max Biped), other prefix."""
+    tree = {"Char": None, "Char_Pelvis": "Char", "Char_Spine": "Char_Pelvis", "Char_L_Thigh": "Char_Spine",
+            "Char_L_Calf": "Char_L_Thigh", "Char_L_Foot": "Char_L_Calf", "Char_L_Toe0": "Char_L_Foot",
+            "Char_Spine1": "Char_Spine", "Char_Spine2": "Char_Spine1", "Char_Neck": "Char_Spine2",
+            "Char_Head": "Char_Neck", "Char_L_Clavicle": "Char_Neck", "Char_L_UpperArm": "Char_L_Clavicle",
+            "Char_L_Forearm": "Char_L_UpperArm", "Char_L_Hand": "Char_L_Forearm"}
+    as_t2m = {"Char_Pelvis": "pelvis", "Char_Spine": "spine1", "Char_Spine1": "spine2", "Char_Spine2": "spine3",
+              "Char_Neck": "neck", "Char_Head": "head", "Char_L_Thigh": "left_hip", "Char_L_Calf": "left_knee",
+              "Char_L_Foot": "left_ankle", "Char_L_Toe0": "left_foot", "Char_L_Clavicle": "left_collar",
+              "Char_L_UpperArm": "left_shoulder", "Char_L_Forearm": "left_elbow", "Char_L_Hand": "left_wrist"}
+    for name in [n for n in tree if "_L_" in n]:
+        tree[name.replace("_L_", "_R_")] = tree[name].replace("_L_", "_R_")
+        as_t2m[name.replace("_L_", "_R_")] = as_t2m[name].replace("left_", "right_")
+    names = list(tree)
+    parents = [names.index(tree[n]) if tree[n] else -1 for n in names]
+    canonical = mh.T2M.canonical_joints
+    pose = np.stack([canonical[mh.T2M.joint_names.index(as_t2m[n])] if n in as_t2m else np.zeros(3) for n in names])
+    match = match_joints(names, parents, np.stack([pose, pose + 0.01]))
+    assert match.rig == "generic" and match.inferred == []
+    assert match.sources(names) == {t2m: name for name, t2m in sorted(as_t2m.items(), key=lambda kv: kv[1])}
 
 
 def test_a_mapping_overrides_the_automatic_match(tmp_path, rig):
@@ -235,6 +288,11 @@ def test_tolerated_oddities_become_warnings():
     assert parsed.bvh.names == ["Bip01 Pelvis", "Bip01 Pelvis#2"]
     assert parsed.bvh.channels[0][:2] == ("Xposition", "Yposition")
     assert len(parsed.warnings) == 2 and parsed.bvh.frames == 3
+
+
+def test_a_byte_order_mark_is_tolerated(tmp_path, joints):
+    (tmp_path / "bom.bvh").write_bytes(b"\xef\xbb\xbf" + joints_to_bvh(joints[:3]).encode())
+    assert read_bvh_file(tmp_path / "bom.bvh").bvh.names[0] == "pelvis"
 
 
 def test_a_body_of_no_human_size_asks_for_scale(tmp_path, rig):

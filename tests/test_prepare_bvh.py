@@ -114,6 +114,9 @@ def test_append_adds_clips_and_keeps_the_others(dataset, inputs, tmp_path):
     assert "added" in (out / f"{split_of('added')}.txt").read_text().split()
     after = {p.name: p.stat().st_mtime_ns for p in (out / "new_joint_vecs").glob("*.npy")}
     assert all(after[name] == stamp for name, stamp in before.items())
+    again = prepare_bvh.main([extra], out, append=True, progress=False)          # same input: nothing new
+    assert again["runs"][-1]["counts"] == {"converted": 0, "skipped": 1, "failed": 0}
+    assert again["files"][str(extra / "added.bvh")]["status"] == "converted"       # the first import's entry stays
 
 
 def test_cli_mapping_errors_exit_with_code_2(inputs, tmp_path, capsys):

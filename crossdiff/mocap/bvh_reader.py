@@ -212,8 +212,8 @@ def parse_bvh_text(text: str, source: str = "<bvh text>") -> BvhFile:
 
 
 def read_bvh_file(path) -> BvhFile:
-    """Parse a .bvh file (any line endings; bytes that are not UTF-8 are replaced)."""
+    """Parse a .bvh file (any line endings, a byte-order mark; bytes that are not UTF-8 are replaced)."""
     path = Path(path)
     if not path.is_file():
         raise MocapFileError(str(path), 0, "file not found")
-    return parse_bvh_text(path.read_text(encoding="utf-8", errors="replace"), source=str(path))
+    return parse_bvh_text(path.read_text(encoding="utf-8-sig", errors="replace"), source=str(path))

@@ -52,6 +52,12 @@ def split_of(clip_id: str) -> str:
     return next(name for name, upto in SPLITS if bucket < upto)
 
 
+def twin_order(clip_id: str) -> tuple[str, bool]:
+    """Sort key listing each id just before its mirror `M<id>`."""
+    mirrored = clip_id.startswith("M")
+    return (clip_id[1:] if mirrored else clip_id, mirrored)
+
+
 def read_split(out: Path, split: str) -> list[str]:
     path = out / f"{split}.txt"
     return [line.strip() for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []

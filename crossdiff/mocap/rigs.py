@@ -61,10 +61,12 @@ class RigPreset:
 
 
 RIGS = {
+    # CMU's Neck and LeftShoulder sit on Spine1 (zero offsets): the neck is Neck1, the collars are inferred.
     "cmu": RigPreset("cmu", {"pelvis": "Hips", "left_hip": "LeftUpLeg", "left_knee": "LeftLeg", "left_ankle": "LeftFoot",
-                             "left_foot": "LeftToeBase", "spine1": "Spine", "spine3": "Spine1", "neck": "Neck",
-                             "head": "Head", "left_collar": "LeftShoulder", "left_shoulder": "LeftArm",
-                             "left_elbow": "LeftForeArm", "left_wrist": "LeftHand", "lower_back": "LowerBack"},
+                             "left_foot": "LeftToeBase", "spine1": "Spine", "spine3": "Spine1", "neck": "Neck1",
+                             "head": "Head", "left_shoulder": "LeftArm",
+                             "left_elbow": "LeftForeArm", "left_wrist": "LeftHand",
+                             "lower_back": "LowerBack"},           # not a T2M joint: tells CMU from Mixamo
                      "Left", "Right"),
     "mixamo": RigPreset("mixamo", {"pelvis": "Hips", "left_hip": "LeftUpLeg", "left_knee": "LeftLeg",
                                    "left_ankle": "LeftFoot", "left_foot": "LeftToeBase", "spine1": "Spine",
@@ -173,6 +175,9 @@ class _Rig:
 
 def _limbs(rig: _Rig, found: dict[str, int | None], side: str) -> None:
     wrist = rig.topmost(rig.named(("hand", "wrist"), side, _FINGERS + _TIPS))
+    if wrist is None:           # an arm that ends at the forearm: its End Site is the wrist
+        forearm = rig.topmost(rig.named(("forearm", "lowerarm", "elbow", "radius"), side, _TWIST + _TIPS))
+        wrist = rig.first_child_down(forearm) if forearm is not None else None
     elbow = rig.step_up(wrist)
     shoulder = rig.step_up(elbow)
     found.update({f"{side}_wrist": wrist, f"{side}_elbow": elbow, f"{side}_shoulder": shoulder})
@@ -187,8 +192,8 @@ def _limbs(rig: _Rig, found: dict[str, int | None], side: str) -> None:
 def _collar(rig: _Rig, found: dict, side: str, other: str) -> int | None:
     """The joint above the shoulder, unless it is the spine (the other arm or the head hang below it)."""
     above = rig.step_up(found.get(f"{side}_shoulder"))
-    if above is None:
-        return None
+    if above is None or (found.get("spine3") is not None and not rig.apart(above, found["spine3"])):
+        return None             # CMU's LeftShoulder starts on the chest joint: no collar bone to use
     below_it = [found.get(f"{other}_shoulder"), found.get("head")]
     return None if any(j is not None and is_ancestor(rig.parents, above, j) for j in below_it) else above
 
@@ -229,15 +234,19 @@ def _by_hierarchy(rig: _Rig) -> dict[str, int | None]:
     if None not in hips:
         junction = lowest_common_ancestor(rig.parents, *hips)
         # Biped hangs the thighs below its first spine joint: prefer a hips/pelvis joint above the junction.
-        named = [j for j in [junction] + ancestors(rig.parents, junction) if rig.flat[j] in ("hips", "hip", "pelvis")]
+        named = [j for j in [junction] + ancestors(rig.parents, junction) if rig.flat[j].endswith(("hips", "pelvis"))]
         found["pelvis"] = named[0] if named else junction
     found["head"] = rig.topmost(rig.named(("head",), None, _TIPS + ("forehead",)))
     necks = [j for j in ancestors(rig.parents, found["head"]) if "neck" in rig.flat[j]] if found["head"] is not None else []
-    found["neck"] = necks[-1] if necks else None
     shoulders = found.get("left_shoulder"), found.get("right_shoulder")
     if None not in shoulders:
         branch = lowest_common_ancestor(rig.parents, *shoulders)
-        found["spine3"] = rig.step_up(branch) if branch == found["neck"] or "neck" in rig.flat[branch] else branch
+        # Biped hangs the clavicles below its neck joint: the chest is then the joint below.
+        found["spine3"] = rig.step_up(branch) if "neck" in rig.flat[branch] else branch
+    spine3 = found.get("spine3")
+    # CMU's "Neck" sits on the chest joint (zero offset); its "Neck1" is the T2M neck.
+    necks = [j for j in necks if spine3 is None or (rig.apart(j, spine3) and not is_ancestor(rig.parents, j, spine3))]
+    found["neck"] = necks[-1] if necks else None
     found["left_collar"] = _collar(rig, found, "left", "right")
     found["right_collar"] = _collar(rig, found, "right", "left")
     _spine(rig, found)
@@ -245,21 +254,22 @@ def _by_hierarchy(rig: _Rig) -> dict[str, int | None]:
 
 
 def _preset(rig: _Rig) -> tuple[str, dict[str, int]] | None:
-    """The best-matching preset whose names mostly occur and whose chains fit the hierarchy."""
+    """The preset with the largest share of its names in the file (at least 75 %) whose chains fit the hierarchy."""
     index = {f: j for j, f in enumerate(rig.flat)}
-    best = None
+    candidates = []
     for preset in RIGS.values():
         wanted = {t2m: normalise(n) for t2m, n in preset.names().items()}
         hits = {t2m: index[f] for t2m, f in wanted.items() if f in index}
-        if len(hits) >= 0.75 * len(wanted) and (best is None or len(hits) > len(best[1])):
-            best = (preset.name, hits)
-    if best is None:
-        return None
-    for chain in _CHAINS:
-        present = [best[1][n] for n in chain if n in best[1]]
-        if any(not is_ancestor(rig.parents, a, b) for a, b in zip(present[:-1], present[1:])):
-            return None
-    return best[0], {k: v for k, v in best[1].items() if k in T2M_NAMES}
+        if len(hits) >= 0.75 * len(wanted):
+            candidates.append((len(hits) / len(wanted), len(hits), preset.name, hits))
+    for *_, name, hits in sorted(candidates, reverse=True):
+        if all(_follows_hierarchy(rig, [hits[n] for n in chain if n in hits]) for chain in _CHAINS):
+            return name, {k: v for k, v in hits.items() if k in T2M_NAMES}
+    return None
+
+
+def _follows_hierarchy(rig: _Rig, joints: list[int]) -> bool:
+    return all(is_ancestor(rig.parents, a, b) for a, b in zip(joints[:-1], joints[1:]))
 
 
 def _mapping_indices(names: list[str], mapping: dict) -> dict[str, int | None]:

@@ -87,7 +87,7 @@ function showGeneration(result) {
   state.viewer.playing = true;
   $('play').textContent = 'Pause';
   for (const id of ['play', 'scrub']) $(id).disabled = false;
-  $('samples').replaceChildren(...result.samples.map(sampleCard));
+  $('sample-cards').replaceChildren(...result.samples.map(sampleCard));
   for (const sample of result.samples) if (sample.body) loadMesh(sample);
 }
 

@@ -53,7 +53,7 @@ export class Viewer {
     this.time = 0;
     const width = samples.length * SPACING;
     this.controls.target.set(0, 0.9, 0);
-    this.camera.position.set(1.0 + width * 0.3, 1.7, 3.0 + width * 0.7);
+    this.camera.position.set(0.8 + width * 0.25, 1.5, 2.4 + width * 0.55);
     this.controls.update();
     this.show(0);
   }

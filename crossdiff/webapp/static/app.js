@@ -16,7 +16,10 @@ async function api(method, url, body) {
   return data;
 }
 
-function setMessage(text) { $('message').textContent = text; }
+function setMessage(text, kind = 'error') {
+  $('message').textContent = text;
+  $('message').className = kind;
+}
 
 function setStatus(job) {
   const bar = $('progress');
@@ -74,7 +77,7 @@ async function generate(event) {
     state.history.unshift(result);
     renderHistory();
     showGeneration(result);
-    if (result.notes.length) setMessage(result.notes.join(' '));
+    if (result.notes.length) setMessage(result.notes.join(' '), 'info');
   } catch (error) {
     setMessage(error.message);
   }
@@ -135,7 +138,7 @@ async function fitBody(sample) {
       $(`sample-${updated.id}`).replaceWith(sampleCard(updated, k));
       await loadMesh(updated);
     }
-    setMessage(`body fitted (${result.body}), mean joint error ${result.mean_joint_error_cm.toFixed(2)} cm`);
+    setMessage(`body fitted (${result.body}), mean joint error ${result.mean_joint_error_cm.toFixed(2)} cm`, 'info');
   } catch (error) {
     setMessage(error.message);
   }

@@ -187,7 +187,8 @@ def cli(argv=None) -> int:
                         help=f"clips without a caption: caption {caption_files.PLACEHOLDER!r} (default) or skip them")
     parser.add_argument("--spacy_model", default=None, help="tag caption words with this spaCy pipeline")
     parser.add_argument("--target_skeleton", default=None, help="joints file whose first frame sets the bone lengths")
-    parser.add_argument("--workers", type=int, default=1, help="processes for features and projections")
+    parser.add_argument("--workers", type=int, default=project.available_cpus(),
+                        help="processes for features and projections (default: all CPUs)")
     args = parser.parse_args(argv)
     try:
         report = main(args.bvh, args.out, args.captions, args.mapping, args.fps_in, args.scale, args.up, args.mirror,

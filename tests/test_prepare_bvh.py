@@ -127,6 +127,15 @@ def test_cli_mapping_errors_exit_with_code_2(inputs, tmp_path, capsys):
     assert code == 2 and "did you mean 'left_elbow'" in capsys.readouterr().err
 
 
+def test_uncaptioned_clips_can_be_left_out(inputs, tmp_path):
+    folder, _, _ = inputs
+    files = [folder / "take00.bvh", folder / "take03.bvh"]
+    report = prepare_bvh.main(files, tmp_path / "o", captions=folder / "captions.csv", uncaptioned="skip",
+                              progress=False)
+    assert report["files"][str(files[1])]["reason"] == "no caption (--uncaptioned skip)"
+    assert sorted(p.stem for p in (tmp_path / "o" / "new_joint_vecs").glob("*.npy")) == ["take00"]
+
+
 def test_train_runs_on_the_imported_folder(dataset, tmp_path):
     import train
 

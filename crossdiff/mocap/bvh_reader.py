@@ -160,19 +160,20 @@ def _motion_header(lines: list[tuple[int, str]], source: str) -> tuple[int, floa
 
 
 def _motion_rows(lines: list[tuple[int, str]], width: int, source: str) -> np.ndarray:
-    rows = np.empty((len(lines), width))
-    for row, (number, line) in enumerate(lines):
-        words = line.split()
-        if len(words) != width:
-            raise MocapFileError(source, number, f"frame {row + 1} has {len(words)} values; "
+    words = [line.split() for _, line in lines]
+    for row, ((number, _), values) in enumerate(zip(lines, words)):
+        if len(values) != width:
+            raise MocapFileError(source, number, f"frame {row + 1} has {len(values)} values; "
                                  f"the hierarchy's channels need {width}")
-        try:
-            rows[row] = [float(w) for w in words]
-        except ValueError:
-            bad = next(w for w in words if not _is_number(w))
-            raise MocapFileError(source, number, f"frame {row + 1}: {bad!r} is not a number") from None
-        if not np.isfinite(rows[row]).all():
-            raise MocapFileError(source, number, f"frame {row + 1} holds NaN or inf")
+    try:
+        rows = np.array(words, dtype=np.float64).reshape(len(lines), width)    # numpy parses the strings
+    except ValueError:
+        row, bad = next((r, w) for r, values in enumerate(words) for w in values if not _is_number(w))
+        raise MocapFileError(source, lines[row][0], f"frame {row + 1}: {bad!r} is not a number") from None
+    finite = np.isfinite(rows).all(axis=1)
+    if not finite.all():
+        row = int(np.argmin(finite))
+        raise MocapFileError(source, lines[row][0], f"frame {row + 1} holds NaN or inf")
     return rows
 
 

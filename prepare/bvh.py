@@ -149,6 +149,9 @@ def main(bvh, out, captions=None, mapping=None, fps_in=None, scale=None, up: str
     _check_folder(out, append)
     if uncaptioned not in ("placeholder", "skip"):
         raise UserError(f"--uncaptioned {uncaptioned!r}: choose placeholder or skip")
+    for flag, value in (("--fps_in", fps_in), ("--scale", scale)):
+        if value is not None and not value > 0:
+            raise UserError(f"{flag} {value}: must be a positive number")
     settings = ImportSettings(read_mapping(mapping) if mapping else None, fps_in, scale, parse_up(up))
     options = {"captions": caption_files.read_captions(captions) if captions else {}, "mirror": mirror,
                "uncaptioned": uncaptioned, "nlp": load_spacy_pipeline(spacy_model) if spacy_model else None}

@@ -61,11 +61,11 @@ def import_clip(path, settings: ImportSettings | None = None) -> ImportedClip:
     settings = settings or ImportSettings()
     path = Path(path)
     parsed = read_motion_file(path)
-    bvh = parsed.bvh
-    names = with_end_sites(bvh).names
+    bvh = with_end_sites(parsed.bvh)
+    names = bvh.names
     positions = world_positions(bvh)                                          # [T, N, 3] file units
     try:
-        match = match_joints(names, with_end_sites(bvh).parents, positions, settings.mapping)
+        match = match_joints(names, bvh.parents, positions, settings.mapping)
     except MocapFileError:
         raise
     except UserError as error:              # name the file in the report

@@ -33,7 +33,8 @@ def with_end_sites(bvh: Bvh) -> Bvh:
 
 
 def world_positions(bvh: Bvh) -> np.ndarray:
-    """[T, J + E, 3] positions in the file's units and axes: joints in file order, then the End Sites."""
+    """[T, J + E, 3] positions in the file's units and axes: joints in file order, then the End Sites
+    (`with_end_sites(bvh)` lists them; it is a no-op on its own result)."""
     return bvh_positions(with_end_sites(bvh), units="m")   # "m": keep the file's numbers unscaled
 
 

@@ -154,6 +154,17 @@ def z_up(rig: Rig) -> Rig:
     return rig
 
 
+def reflected(rig: Rig) -> Rig:
+    """The rig written in a left-handed system: every position with x negated (S p, S = diag(-1, 1, 1))."""
+    rig = rig.copy()
+    flip = np.diag([-1.0, 1.0, 1.0])
+    rig.offsets = rig.offsets @ flip
+    rig.local = flip @ rig.local @ flip
+    rig.root_position = rig.root_position @ flip
+    rig.end_sites = {j: o @ flip for j, o in rig.end_sites.items()}
+    return rig
+
+
 def scaled(rig: Rig, metres_per_unit: float) -> Rig:
     rig = rig.copy()
     rig.offsets = rig.offsets / metres_per_unit

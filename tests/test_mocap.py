@@ -96,6 +96,8 @@ CONVENTIONS = {
     "rest pose not a T-pose": (lambda r: mh.scaled(mh.rest_turn(r, seed=1), 0.01), {}, "cm", "+y"),
     "Windows line endings": (lambda r: mh.scaled(r, 0.01), {"crlf": True}, "cm", "+y"),
     "Mixamo names": (lambda r: mh.scaled(mh.rename(r, _names(MIXAMO, "mixamorig:")), 0.01), {}, "cm", "+y"),
+    "left-handed file": (lambda r: mh.scaled(mh.reflected(r), 0.01), {}, "cm", "+y"),
+    "LaFAN1 names": (lambda r: mh.scaled(mh.rename(r, _names(dict(MIXAMO, left_foot="LeftToe"))), 0.01), {}, "cm", "+y"),
     "Biped names with spaces": (lambda r: mh.scaled(mh.add_static_root(mh.rename(r, _names(BIPED)), "Bip01"), 0.01),
                                 {}, "cm", "+y"),
 }
@@ -111,7 +113,7 @@ def test_each_convention_imports_the_true_joints(tmp_path, rig, case):
     edited = edit(rig)
     imported = _import(tmp_path, mh.bvh_text(edited, fps=20, **options))
     assert (imported.info["unit"], imported.info["up"]) == (unit, up)
-    assert imported.info["inferred"] == []
+    assert imported.info["inferred"] == [] and imported.info["left_handed"] == (case == "left-handed file")
     assert _error(imported, rig.truth()) < EXACT
 
 

@@ -2,7 +2,7 @@
 
 The steps: read (.bvh, or .amc with its .asf) -> forward kinematics of every joint and End Site
 -> match the 22 T2M joints (`rigs`) -> units (`--scale` or detected) -> up axis (`--up` or
-detected) -> resample to 20 fps. The result is what HumanML3D's pipeline starts from (its
+detected) -> handedness (a left-handed file is flipped) -> resample to 20 fps. The result is what HumanML3D's pipeline starts from (its
 `joints/` folder); `crossdiff.motion.features3d.joints_to_features` does the retarget.
 """
 
@@ -77,11 +77,16 @@ def import_clip(path, settings: ImportSettings | None = None) -> ImportedClip:
         unit, metres = units.detect_unit(joints, str(path))
     up = settings.up if settings.up is not None else units.detect_up(joints)
     joints = units.to_y_up(joints * metres, up)
+    mirrored = units.is_mirrored(joints)
+    if mirrored:                            # a left-handed file: flip x so that left is left again
+        joints = joints * np.array([-1.0, 1.0, 1.0])
     fps_in = source_fps(bvh.frame_time, settings.fps_in)
     joints = resample(joints, fps_in, FPS)
     info = {"rig": match.rig, "joints": match.sources(names), "inferred": match.inferred,
             "unit": unit, "metres_per_unit": metres, "up": units.axis_name(up), "fps_in": round(fps_in, 5),
-            "frames_in": int(bvh.frames), "warnings": parsed.warnings + match.notes}
+            "frames_in": int(bvh.frames), "left_handed": mirrored, "warnings": parsed.warnings + match.notes}
+    if mirrored:
+        info["warnings"].append("left-handed coordinates (the body's left was on its right): x negated")
     if match.inferred:
         info["warnings"].append(f"inferred from their neighbours: {match.inferred}")
     return ImportedClip(path, joints, info)

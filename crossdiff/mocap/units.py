@@ -6,7 +6,9 @@ Each candidate unit (`UNITS`: metres, centimetres, millimetres, inches, and CMU'
 1/0.45 inch that its BVH conversions keep) turns that length into metres; the unit giving the
 length closest to the canonical one is chosen, and a body outside 0.5 to 1.5 times the canonical
 size in every unit is an error that asks for `--scale`. The up axis is the axis along which the
-head stands above the ankles in most frames (+y, +z, and even -y or x are recognised).
+head stands above the ankles in most frames (+y, +z, and even -y or x are recognised). A file
+written in a left-handed system shows a body whose toes point backwards relative to its left and
+up: `is_mirrored` finds it, and negating x repairs it.
 """
 
 from __future__ import annotations
@@ -83,3 +85,16 @@ def parse_up(value: str) -> np.ndarray | None:
     up = np.zeros(3)
     up["xyz".index(letter)] = sign
     return up
+
+
+def is_mirrored(joints: np.ndarray) -> bool:
+    """True when the body's left is on its right: a left-handed file (y up, T2M joints [T, 22, 3]).
+
+    In a right-handed world the toes point along cross(left, up), left being left hip minus right
+    hip; a file written in a left-handed system (or with one axis negated) has them point against it.
+    """
+    names = T2M.joint_names
+    left = joints[:, names.index("left_hip")] - joints[:, names.index("right_hip")]
+    toes = sum(joints[:, names.index(f"{s}_foot")] - joints[:, names.index(f"{s}_ankle")] for s in ("left", "right"))
+    forward = np.cross(left, np.array([0.0, 1.0, 0.0]))
+    return bool(np.median((forward * toes).sum(-1)) < 0)

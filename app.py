@@ -16,7 +16,7 @@ from pathlib import Path
 
 from crossdiff import runtime
 from crossdiff.config import config_parser, load_config, to_yaml
-from crossdiff.errors import exit_code
+from crossdiff.errors import UserError, exit_code
 from crossdiff.inference import load_sampler
 from crossdiff.webapp.server import build_demo
 
@@ -28,7 +28,11 @@ def main(cfg, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
     rt = runtime.setup(cfg.device, cfg.seed)
     out_dir = Path(cfg.app.output_dir) if cfg.app.output_dir else runtime.run_dir(cfg.save_dir, cfg.NAME) / "app"
     out_dir, log = runtime.start_run(out_dir.parent, out_dir.name, to_yaml(cfg), rt.is_main)
-    sampler = load_sampler(cfg, rt.device, log)
+    try:
+        sampler = load_sampler(cfg, rt.device, log)
+    except UserError as e:
+        raise UserError(f"{e}. `make demo` trains the model of configs/demo_finetune.yaml (about 20 min on "
+                        f"2 CPU cores); `make app` then serves it") from None
     demo = build_demo(cfg, sampler, out_dir / time.strftime("%Y%m%d-%H%M%S"), log, host, port)
     d = sampler.diffusion
     log.info(f"model {sampler.checkpoint}: {d.sampler} {d.sampling.num_timesteps} steps")
@@ -43,7 +47,8 @@ def main(cfg, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
 
 def cli(argv=None) -> int:
     parser = config_parser(__doc__, "configs/demo_finetune.yaml")
-    parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST}: this machine only)")
+    parser.add_argument("--host", default=DEFAULT_HOST,
+                        help=f"address to bind (default {DEFAULT_HOST}: this machine only)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     args = parser.parse_intermixed_args(argv)
     return exit_code(lambda: main(load_config(args.cfg, args.overrides), args.host, args.port))

@@ -70,6 +70,14 @@ def test_same_seed_same_motion_and_another_seed_another(demo):
     assert first == again and first != other
 
 
+def test_a_caption_beyond_the_models_20_tokens_is_accepted_with_a_note(demo):
+    long_caption = ("a person walks forward slowly then turns left and waves with both hands before sitting down "
+                    "on a wooden chair in the corner")
+    job = generate(demo, caption=long_caption, samples=1)
+    assert job["state"] == "done" and "reads the first 20" in job["result"]["notes"][0]
+    assert generate(demo, samples=1)["result"]["notes"] == []
+
+
 def test_mp4_download_is_a_video_of_every_frame(demo):
     import imageio_ffmpeg
 
@@ -233,4 +241,4 @@ def test_missing_checkpoint_exits_2_naming_it(tmp_path, files, capsys):
                     "device=cpu", f"data.meta_dir={data_root}", "--port", "0"])
     assert code == 2
     error = capsys.readouterr().err
-    assert str(missing) in error and "train.py" in error
+    assert str(missing) in error and "train.py" in error and "make demo" in error

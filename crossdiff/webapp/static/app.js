@@ -101,7 +101,8 @@ function sampleCard(sample, k) {
   const title = document.createElement('b');
   title.textContent = `#${k + 1}: ${sample.caption}`;
   const meta = document.createElement('div');
-  meta.textContent = `${(sample.frames / sample.fps).toFixed(1)} s · seed ${sample.seed} · ${sample.path} · guidance ${sample.guidance}`;
+  const seconds = (sample.frames / sample.fps).toFixed(1);
+  meta.textContent = `${seconds} s · seed ${sample.seed} · ${sample.path} · guidance ${sample.guidance}`;
   const links = document.createElement('div');
   for (const [kind, url] of Object.entries(sample.downloads)) {
     const a = document.createElement('a');
@@ -153,15 +154,19 @@ async function loadMesh(sample) {
 function renderHistory() {
   $('history').replaceChildren(...state.history.map((result) => {
     const item = document.createElement('li');
-    item.textContent = `${result.caption} (${result.seconds.toFixed(1)} s, ${result.samples.length}×, ${result.path}, seed ${result.seed})`;
+    const settings = `${result.seconds.toFixed(1)} s, ${result.samples.length}×, ${result.path}, seed ${result.seed}`;
+    item.textContent = `${result.caption} (${settings})`;
     item.addEventListener('click', () => showGeneration(result));
     return item;
   }));
 }
 
 async function cancel() {
-  if (state.job) {
-    try { setStatus(await api('POST', `/api/jobs/${state.job.id}/cancel`)); } catch (error) { setMessage(error.message); }
+  if (!state.job) return;
+  try {
+    setStatus(await api('POST', `/api/jobs/${state.job.id}/cancel`));
+  } catch (error) {
+    setMessage(error.message);
   }
 }
 

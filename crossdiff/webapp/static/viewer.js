@@ -3,7 +3,8 @@
 import * as THREE from 'three';
 import { OrbitControls } from 'three/addons/controls/OrbitControls.js';
 
-const CHAIN_COLOURS = [0xd62728, 0x1f77b4, 0x4a4a4a, 0xff7f0e, 0x2ca02c];  // right leg, left leg, spine, right arm, left arm
+// Chains in skeleton.py's order: right leg, left leg, spine, right arm, left arm.
+const CHAIN_COLOURS = [0xd62728, 0x1f77b4, 0x4a4a4a, 0xff7f0e, 0x2ca02c];
 const SPACING = 1.6;          // metres between the starting points of samples side by side
 const BONE_RADIUS = 0.022;
 const UP = new THREE.Vector3(0, 1, 0);
@@ -101,7 +102,8 @@ class Figure {
     this.group.position.set(x - root[0], 0, -root[2]);   // every sample starts at its own slot
     this.bones = [];
     chains.forEach((chain, c) => {
-      const material = new THREE.MeshStandardMaterial({ color: CHAIN_COLOURS[c % CHAIN_COLOURS.length], roughness: 0.6 });
+      const colour = CHAIN_COLOURS[c % CHAIN_COLOURS.length];
+      const material = new THREE.MeshStandardMaterial({ color: colour, roughness: 0.6 });
       for (let i = 1; i < chain.length; i++) {
         const mesh = new THREE.Mesh(new THREE.CylinderGeometry(BONE_RADIUS, BONE_RADIUS, 1, 10), material);
         this.bones.push({ mesh, from: chain[i - 1], to: chain[i] });

@@ -152,16 +152,30 @@ def test_bad_bodies_and_unknown_things_are_4xx_and_the_server_keeps_running(demo
     assert generate(demo, samples=1)["state"] == "done"
 
 
+def _raw(demo, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+    host, port = demo.server.server_address[:2]
+    connection = http.client.HTTPConnection(host, port, timeout=10)
+    connection.request(method, path, body=body, headers=headers or {})   # sent as written, no normalisation
+    response = connection.getresponse()
+    return response.status, response.read()
+
+
+def test_cross_site_requests_are_refused(demo):
+    form = json.dumps(GOOD).encode()
+    assert _raw(demo, "POST", "/api/generate", form, {"Content-Type": "text/plain"})[0] == 415
+    assert _raw(demo, "POST", "/api/generate", form, {"Content-Type": "application/x-www-form-urlencoded"})[0] == 415
+    assert _raw(demo, "POST", "/api/jobs/j1/cancel")[0] == 415   # no content type at all
+    status, body = _raw(demo, "GET", "/api/info", headers={"Host": "attacker.example:7860"})
+    assert status == 400 and b"unexpected Host" in body
+    assert _raw(demo, "GET", "/api/info", headers={"Host": "localhost"})[0] == 200
+
+
 @pytest.mark.parametrize("path", ["/static/../app.py", "/static/../../../app.py", "/static/%2e%2e/handlers.py",
                                   "/static/..%2f..%2fparams.py", "/static//etc/passwd", "/../../etc/passwd",
                                   "/static/vendor/three/../../../jobs.py", "/app.py", "/static/%00index.html"])
 def test_only_its_own_static_files_are_served(demo, path):
-    host, port = demo.server.server_address[:2]
-    connection = http.client.HTTPConnection(host, port, timeout=10)
-    connection.request("GET", path)   # sent as written: no client-side normalisation of ".."
-    response = connection.getresponse()
-    body = response.read()
-    assert response.status == 404 and b"import" not in body and b"root:" not in body
+    status, body = _raw(demo, "GET", path)
+    assert status == 404 and b"import" not in body and b"root:" not in body
     assert call(f"{demo.url}/static/vendor/three/LICENSE")[0] == 200
 
 

@@ -18,6 +18,7 @@ import pytest
 from test_webapp_api import SlowModel
 from webapp_helpers import start_tiny_demo, tiny_demo_files
 
+pytestmark = pytest.mark.browser
 CHROMIUM = Path("/usr/bin/chromium")
 # WebGL on the CPU: headless Chromium has no GPU here, SwiftShader renders instead.
 CHROMIUM_ARGS = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"]

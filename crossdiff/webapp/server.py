@@ -9,6 +9,7 @@ Requests are served on their own threads; the heavy work runs one job at a time 
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
 from dataclasses import dataclass
@@ -29,12 +30,14 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
 }
+LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1"}
 
 
 class DemoRequestHandler(BaseHTTPRequestHandler):
     server_version = "CrossDiffDemo"
-    api: Api                      # set on the subclass made by start_demo
+    api: Api                      # set on the subclass made by build_demo
     max_body: int
+    loopback_only: bool           # bound to a loopback address: only loopback Host headers
     log: logging.Logger
 
     def do_GET(self) -> None:
@@ -51,7 +54,7 @@ class DemoRequestHandler(BaseHTTPRequestHandler):
 
     def _serve(self, method: str) -> None:
         try:
-            body = self._read_body(method)
+            body = self._refusal(method) or self._read_body(method)
             if isinstance(body, Response):
                 response = body
             else:
@@ -62,6 +65,20 @@ class DemoRequestHandler(BaseHTTPRequestHandler):
             self.log.exception("request %s %s failed", method, self.path)
             response = error_response(500, "internal server error (see the server log)")
         self._send(response)
+
+    def _refusal(self, method: str) -> Response | None:
+        """Requests another web page could make a browser send here: refused.
+
+        A foreign Host on a loopback server is DNS rebinding; a POST that is not JSON may be a cross-site
+        form (a page elsewhere cannot send application/json here without a CORS preflight we never grant).
+        """
+        host = urlsplit(f"//{self.headers.get('Host', '')}").hostname
+        if self.loopback_only and host not in LOOPBACK_NAMES:
+            return error_response(400, f"unexpected Host {self.headers.get('Host')!r}: open http://127.0.0.1:PORT")
+        kind = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if method in ("POST", "PUT", "DELETE") and kind != "application/json":
+            return error_response(415, f"{method} requests must send Content-Type: application/json, got {kind!r}")
+        return None
 
     def _read_body(self, method: str) -> bytes | Response:
         """The request body (empty without a Content-Length), or the 4xx response that refuses it."""
@@ -127,7 +144,8 @@ def build_demo(cfg, sampler, out_dir: Path, log: logging.Logger, host: str, port
                         default_seed=cfg.seed, log=log)
     queue = JobQueue(app.queue_size, log)
     handler = type("BoundDemoRequestHandler", (DemoRequestHandler,),
-                   {"api": Api(engine, queue), "max_body": app.max_request_bytes, "log": log})
+                   {"api": Api(engine, queue), "max_body": app.max_request_bytes, "log": log,
+                    "loopback_only": _is_loopback(host)})
     try:
         server = ThreadingHTTPServer((host, port), handler)
     except OSError as e:
@@ -135,6 +153,13 @@ def build_demo(cfg, sampler, out_dir: Path, log: logging.Logger, host: str, port
         raise UserError(f"cannot serve on {host}:{port} ({e.strerror}); pass another --port or --host") from None
     server.daemon_threads = True
     return Demo(server, queue, engine)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def start_demo(cfg, sampler, out_dir: Path, log: logging.Logger, host: str = "127.0.0.1", port: int = 0) -> Demo:

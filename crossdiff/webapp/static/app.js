@@ -7,9 +7,9 @@ const POLL_MS = 300;
 const state = { info: null, viewer: null, job: null, history: [], shown: null };
 
 async function api(method, url, body) {
-  const response = await fetch(url, {
-    method, headers: body ? { 'Content-Type': 'application/json' } : {},
-    body: body ? JSON.stringify(body) : undefined,
+  // Every POST is JSON: the server refuses others (a form on another site could send those).
+  const response = await fetch(url, method === 'GET' ? {} : {
+    method, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body || {}),
   });
   const data = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
   if (!response.ok) throw new Error(data.error || `HTTP ${response.status}`);

@@ -17,7 +17,7 @@ from pathlib import Path
 from crossdiff import runtime
 from crossdiff.config import config_parser, load_config, to_yaml
 from crossdiff.errors import UserError, exit_code
-from crossdiff.inference import load_sampler
+from crossdiff.inference import checkpoint_for, load_sampler
 from crossdiff.webapp.server import build_demo
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 7860
@@ -26,13 +26,14 @@ DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 7860
 def main(cfg, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
     """Load the model, then serve the demo until interrupted."""
     rt = runtime.setup(cfg.device, cfg.seed)
-    out_dir = Path(cfg.app.output_dir) if cfg.app.output_dir else runtime.run_dir(cfg.save_dir, cfg.NAME) / "app"
-    out_dir, log = runtime.start_run(out_dir.parent, out_dir.name, to_yaml(cfg), rt.is_main)
-    try:
-        sampler = load_sampler(cfg, rt.device, log)
+    try:  # before any folder is made: a missing model must not leave an empty run behind
+        checkpoint = checkpoint_for(cfg)
     except UserError as e:
         raise UserError(f"{e}. `make demo` trains the model of configs/demo_finetune.yaml (about 20 min on "
                         f"2 CPU cores); `make app` then serves it") from None
+    out_dir = Path(cfg.app.output_dir) if cfg.app.output_dir else runtime.run_dir(cfg.save_dir, cfg.NAME) / "app"
+    out_dir, log = runtime.start_run(out_dir.parent, out_dir.name, to_yaml(cfg), rt.is_main)
+    sampler = load_sampler(cfg, rt.device, log, checkpoint)
     demo = build_demo(cfg, sampler, out_dir / time.strftime("%Y%m%d-%H%M%S"), log, host, port)
     d = sampler.diffusion
     log.info(f"model {sampler.checkpoint}: {d.sampler} {d.sampling.num_timesteps} steps")

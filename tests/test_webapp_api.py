@@ -256,3 +256,33 @@ def test_missing_checkpoint_exits_2_naming_it(tmp_path, files, capsys):
     assert code == 2
     error = capsys.readouterr().err
     assert str(missing) in error and "train.py" in error and "make demo" in error
+    assert list(tmp_path.iterdir()) == []   # no run folder is left behind
+
+
+def test_app_py_serves_until_interrupted_and_writes_its_config(tmp_path, files):
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    from train_helpers import tiny_overrides
+
+    data_root, checkpoint = files
+    command = [sys.executable, str(REPO / "app.py"), "--cfg", str(REPO / "configs" / "base.yaml"),
+               *tiny_overrides(tmp_path, data_root), f"test_checkpoint={checkpoint}", "--port", "0"]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if "web demo at" in line:
+                break
+        url = re.search(r"http://127\.0\.0\.1:\d+", "".join(lines))
+        assert url, "".join(lines)
+        status, info = call(f"{url.group(0)}/api/info")
+        assert status == 200 and info["checkpoint"] == str(checkpoint)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()
+    assert (tmp_path / "save" / "tiny" / "app" / "config.yaml").is_file()

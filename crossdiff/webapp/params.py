@@ -101,6 +101,8 @@ def _tokenizer():
 def _number(body: dict, key: str) -> float:
     """A finite number; numeric strings (what a form field holds) are accepted."""
     value = body.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise UserError(f"{key} is missing: give a number")
     if isinstance(value, str):
         try:
             value = float(value.strip())

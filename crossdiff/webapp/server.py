@@ -35,6 +35,7 @@ LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1"}
 
 class DemoRequestHandler(BaseHTTPRequestHandler):
     server_version = "CrossDiffDemo"
+    timeout = 60                  # seconds a client may stall mid-request before its thread gives up
     api: Api                      # set on the subclass made by build_demo
     max_body: int
     loopback_only: bool           # bound to a loopback address: only loopback Host headers

@@ -195,9 +195,16 @@ function setUpPlayer(viewer) {
     $('scrub').value = frame;
     $('frame-label').textContent = `${frame + 1} / ${frames}`;
   };
-  $('play').addEventListener('click', () => {
+  const toggle = () => {
     viewer.playing = !viewer.playing;
     $('play').textContent = viewer.playing ? 'Pause' : 'Play';
+  };
+  $('play').addEventListener('click', toggle);
+  document.addEventListener('keydown', (e) => {   // space plays/pauses unless typing
+    if (e.code === 'Space' && !['TEXTAREA', 'INPUT', 'SELECT', 'BUTTON'].includes(e.target.tagName) && viewer.frames) {
+      e.preventDefault();
+      toggle();
+    }
   });
   $('scrub').addEventListener('input', (e) => {
     viewer.playing = false;

@@ -1,7 +1,8 @@
 """Shared fixtures: the golden data folder (../shared/golden) and small helpers.
 
 Golden conformance tests skip with a reason when the folder is absent (e.g. a bare clone);
-CI runs with shared/ beside the clone, so there they always run.
+CI runs with shared/ beside the clone, so there they always run. Tests marked `gpu` skip with a
+reason when torch sees no CUDA device.
 """
 
 from __future__ import annotations
@@ -14,6 +15,18 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = Path(os.environ.get("CROSSDIFF_GOLDEN", REPO.parent / "shared" / "golden"))
+
+
+def pytest_collection_modifyitems(config, items):
+    gpu_tests = [item for item in items if "gpu" in item.keywords]
+    if not gpu_tests:
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        skip = pytest.mark.skip(reason="needs a CUDA device (torch.cuda.is_available() is False)")
+        for item in gpu_tests:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

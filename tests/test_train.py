@@ -132,6 +132,47 @@ def test_checkpoint_of_another_architecture_is_a_clear_error(tmp_path, data_root
         _train(wider)
 
 
+def test_keep_checkpoints_leaves_only_the_newest(tmp_path, data_root):
+    """train.keep_checkpoints=2 prunes after every save (steps 2, 4, 6 and the final 7); 0 keeps them all."""
+    kept = _train(tiny_config(tmp_path, data_root, "train.max_steps=7", "train.save_interval=2",
+                              "train.keep_checkpoints=2", name="keep2"))
+    assert [p.name for p in _checkpoints(kept)] == ["step00000006.pt", "step00000007.pt"]
+    every = _train(tiny_config(tmp_path, data_root, "train.max_steps=7", "train.save_interval=2", name="keep0"))
+    assert [p.name for p in _checkpoints(every)] == [f"step0000000{s}.pt" for s in (2, 4, 6, 7)]
+
+
+def test_eval_interval_runs_the_quick_evaluation_at_its_steps_and_logs_it(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from crossdiff.evaluation.evaluator import T2MEvaluator
+
+    from prepare.synthetic import make_tiny_dataset
+
+    folder = make_tiny_dataset(tmp_path / "data", clips=20, seed=0)  # 6 test items: one batch of 4
+    torch.manual_seed(0)
+    T2MEvaluator("all").save(tmp_path / "evaluators" / "all.tar")
+    cfg = tiny_config(tmp_path, folder, "train.max_steps=5", "train.eval_interval=2",
+                      f"test.evaluator_dir={tmp_path / 'evaluators'}", "test.batch_size=4", "test.quick_batches=1",
+                      "test.diversity_times=1")
+    run = _train(cfg)
+    evals = [line for line in (run / "log.txt").read_text().splitlines() if "eval at step" in line]
+    assert [line.split("eval at step ")[1].split(":")[0] for line in evals] == ["2", "4"]
+    assert all("r_precision_top3=" in line and " fid=" in line for line in evals)
+    events = EventAccumulator(str(run))
+    events.Reload()
+    fid = events.Scalars("eval/fid")
+    assert [e.step for e in fid] == [2, 4] and all(np.isfinite(e.value) for e in fid)
+
+
+@pytest.mark.gpu
+def test_a_cuda_run_saves_a_checkpoint_that_loads_on_cpu(tmp_path, data_root):
+    cfg = tiny_config(tmp_path, data_root, "device=cuda", "train.max_steps=2", "train.save_interval=2")
+    run = _train(cfg)
+    assert " on cuda" in (run / "log.txt").read_text()
+    weights = _weights(_checkpoints(run)[-1])
+    assert all(v.device.type == "cpu" and torch.isfinite(v).all() for v in weights.values() if v.is_floating_point())
+
+
 def test_user_errors_exit_with_code_2(tmp_path, data_root, capsys):
     import train
 

@@ -40,7 +40,7 @@ class Diffusion:
     sampler: str
     ddim_eta: float
     guidance_scale: float
-    precision: str = "float32"
+    precision: str
 
     @property
     def num_timesteps(self) -> int:

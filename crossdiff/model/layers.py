@@ -37,7 +37,7 @@ class PositionalEncoding(nn.Module):
     as the reference's "Total params" does, and checkpoints hold it under every path that reaches it.
     """
 
-    def __init__(self, d_model: int, dropout: float = 0.1, max_len: int = PE_MAX_LEN):
+    def __init__(self, d_model: int, dropout: float, max_len: int = PE_MAX_LEN):
         super().__init__()
         self.dropout = nn.Dropout(p=dropout)
         self.pe = nn.Parameter(sinusoid_table(d_model, max_len), requires_grad=False)

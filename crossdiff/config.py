@@ -2,6 +2,9 @@
 
 `base.yaml` holds every key once with its default and a comment. A stage file and the command
 line may only change existing keys; an unknown key is a `UserError` naming the closest known key.
+A stage file may build on another one with a top-level `extends: other.yaml` (a path relative to
+the file's folder): base.yaml ⊕ the parent (itself possibly extending another) ⊕ the file ⊕ the
+command line. `extends` is a loading directive, not a setting: it never appears in the merged config.
 An override key that exists in exactly one section may be written without its section
 (`lr=1e-5` means `train.lr=1e-5`), so the seed's commands (`test_checkpoint=...`) keep working.
 The merged config is read-only: derived values live in the runtime, never written back.
@@ -22,6 +25,7 @@ CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 # Number-valued keys that also accept a word (checked by the code that reads them).
 NUMBER_OR_WORD = {"test.test_limit": {"full"}}
 BASE_CONFIG = CONFIG_DIR / "base.yaml"
+EXTENDS = "extends"  # top-level key of a stage file naming the stage file it builds on
 
 
 def load_config(cfg_path: str | Path | None = None, overrides: Iterable[str] = ()) -> DictConfig:
@@ -30,9 +34,9 @@ def load_config(cfg_path: str | Path | None = None, overrides: Iterable[str] = (
     known = _flat_keys(base)
     cfg = base
     if cfg_path is not None:
-        stage = _load_yaml(Path(cfg_path))
-        _check_keys(_flat_keys(stage), known, source=str(cfg_path))
-        cfg = OmegaConf.merge(cfg, stage)
+        for path, stage in _stage_chain(Path(cfg_path)):
+            _check_keys(_flat_keys(stage), known, source=str(path))
+            cfg = OmegaConf.merge(cfg, stage)
     dotlist = [_qualify(item, known) for item in overrides]
     if dotlist:
         try:
@@ -62,6 +66,39 @@ def to_yaml(cfg: DictConfig) -> str:
 def section_kwargs(section: DictConfig) -> dict:
     """A config section as plain keyword arguments for a builder (config stops at the builders)."""
     return OmegaConf.to_container(section, resolve=True)
+
+
+def stage_parent(path: str | Path) -> Path | None:
+    """The stage file `path` extends (resolved against its folder), or None."""
+    return _pop_extends(_load_yaml(Path(path)), Path(path))
+
+
+def _stage_chain(path: Path) -> list[tuple[Path, DictConfig]]:
+    """The stage files from the root ancestor down to `path`, each without its `extends` key."""
+    chain: list[tuple[Path, DictConfig]] = []
+    while path is not None:
+        if any(path.resolve() == seen.resolve() for seen, _ in chain):
+            cycle = " -> ".join(str(p) for p, _ in chain) + f" -> {path}"
+            raise UserError(f"config files extend each other in a cycle: {cycle}; remove one '{EXTENDS}:'")
+        stage = _load_yaml(path)
+        parent = _pop_extends(stage, path)
+        chain.append((path, stage))
+        path = parent
+    return chain[::-1]
+
+
+def _pop_extends(stage: DictConfig, path: Path) -> Path | None:
+    """Remove the `extends` key of a stage file; the parent path it names, checked to exist."""
+    if EXTENDS not in stage:
+        return None
+    name = stage.pop(EXTENDS)
+    if not isinstance(name, str) or not name.strip():
+        raise UserError(f"{path}: '{EXTENDS}' must name a config file (e.g. {EXTENDS}: demo_base.yaml), got {name!r}")
+    parent = path.parent / name
+    if not parent.is_file():
+        raise UserError(f"{path}: '{EXTENDS}: {name}' names a file that does not exist ({parent}); "
+                        f"the path is relative to the folder of {path.name}")
+    return parent
 
 
 def _load_yaml(path: Path) -> DictConfig:

@@ -33,10 +33,11 @@ from crossdiff.model.mdm import MDM
 from crossdiff.text_encoder import build_text_encoder
 from crossdiff.training.losses import Objective
 from crossdiff.training.trainer import TrainSettings
+import fit_smpl  # an entry script at the repository root
 
 REPO = Path(__file__).resolve().parents[1]
 BASE = OmegaConf.to_container(OmegaConf.load(REPO / "configs" / "base.yaml"), resolve=False)
-SECTIONS = ("model", "diffusion", "text_encoder", "data", "train", "test", "evaluator", "generate")
+SECTIONS = ("model", "diffusion", "text_encoder", "data", "train", "test", "evaluator", "generate", "app")
 
 # Signature -> the base.yaml keys it receives ("section" stands for every key of the section).
 RECEIVERS = {
@@ -64,6 +65,7 @@ RECEIVERS = {
     T2MEvaluator.load: ["evaluator.part", "test.eval_part"],
     evaluator_file: ["evaluator.part", "test.eval_part"],
     eval_feature_index: ["evaluator.part", "test.eval_part"],
+    fit_smpl.main: ["app.body_folder"],  # fit_smpl.py's own flag, the same folder as the web demo's
 }
 
 # (module:qualname, parameter) -> why its default is not the config key of the same name.
@@ -77,7 +79,8 @@ NOT_CONFIG = {
     ("crossdiff.inference:MotionSampler.sample", "captions"): "this call's captions, or text_emb instead",
     ("crossdiff.keypoints.processing:KeypointSettings", "max_frames"):
         "prepare/ucf101.py's clip cut (its own command-line default), not the model's frame count",
-    ("crossdiff.render.blender_scene:RenderOptions", "mode"): "render_blender.py's video | still",
+    ("crossdiff.render.blender_scene:RenderOptions", "mode"): "render_blender.py's video | sequence | frame",
+    ("crossdiff.mocap.asf_amc:Bone", "length"): "a bone's length in an ASF skeleton, not generate.length",
     ("crossdiff.evaluation.protocol:Protocol", "data_root"): "the folder evaluated, copied into the results (None: not said)",
 }
 # Parameter names that are a common word of the library more than a config key.

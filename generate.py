@@ -6,7 +6,8 @@
         diffusion.guidance_scale=2.5
 
 Writes `<save_dir>/<NAME>/generate/` (or generate.output_dir): `<i>.npy` joints [L, 22, 3] in metres,
-`<i>_features.npy`, `<i>.mp4`, `index.json`, `index.html` and the resolved config.yaml.
+`<i>_features.npy`, `<i>.mp4`, `index.json`, `index.html` and the resolved config.yaml. Lengths in
+seconds and video frame rates follow the skeleton (HumanML3D 20 fps; KIT-ML 12.5 fps, [L, 21, 3] in mm).
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from crossdiff import runtime
 from crossdiff.config import config_parser, load_config, to_yaml
 from crossdiff.errors import exit_code
 from crossdiff.generation import requests_from_config, run_generation, write_index
-from crossdiff.inference import load_sampler
+from crossdiff.inference import load_sampler, skeleton_for_width
 
 
 def main(cfg, progress: bool = True) -> Path:
     """Generate every requested sample; returns the output folder."""
     gen = cfg.generate
-    requests = requests_from_config(gen, cfg.model.max_frames)
+    skeleton = skeleton_for_width(cfg.model.njoints_m)
+    requests = requests_from_config(gen, cfg.model.max_frames, skeleton.fps)
     rt = runtime.setup(cfg.device, cfg.seed)
     out_dir = Path(gen.output_dir) if gen.output_dir else runtime.run_dir(cfg.save_dir, cfg.NAME) / "generate"
     out_dir, log = runtime.start_run(out_dir.parent, out_dir.name, to_yaml(cfg), rt.is_main)
@@ -36,7 +38,7 @@ def main(cfg, progress: bool = True) -> Path:
     entries = run_generation(sampler, requests, out_dir, gen, cfg.seed, d.guidance_scale, progress)
     write_index(out_dir, entries, {"checkpoint": sampler.checkpoint, "sampler": d.sampler,
                                    "sampling_steps": d.sampling_steps, "guidance_scale": d.guidance_scale,
-                                   "path": gen.path, "fps": 20})
+                                   "path": gen.path, "fps": skeleton.fps})
     log.info(f"wrote {len(entries)} samples to {out_dir} (open index.html)")
     return out_dir
 

@@ -82,8 +82,8 @@ def render_here(args: argparse.Namespace) -> int:
         raise UserError(f"--ffmpeg {args.ffmpeg}: not an executable (omit it to use ffmpeg on PATH or Blender's encoder)")
     track = camera_track(sequence.vertices, field_of_view(args.resolution, LENS_MM), follow=args.mode != "sequence")
     out = (args.out or default_output(args.file, args.mode)).resolve()
-    options = RenderOptions(out=out, mode=args.mode, resolution=args.resolution, samples=args.samples,
-                            engine=args.engine, device=args.device, lens_mm=LENS_MM, frame=args.frame,
+    options = RenderOptions(out=out, fps=sequence.fps, mode=args.mode, resolution=args.resolution,
+                            samples=args.samples, engine=args.engine, device=args.device, lens_mm=LENS_MM, frame=args.frame,
                             ffmpeg=args.ffmpeg, keep_frames=args.keep_frames)
     print(f"render_blender: wrote {render(sequence, track, options)}")
     return 0

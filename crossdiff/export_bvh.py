@@ -1,4 +1,4 @@
-"""Joints .npy -> BVH: `python -m crossdiff.export_bvh JOINTS.npy [-o OUT.bvh] [--fps 20] [--units cm]`.
+"""Joints .npy -> BVH: `python -m crossdiff.export_bvh JOINTS.npy [-o OUT.bvh] [--fps FPS] [--units cm]`.
 
 Reads joint positions `[T, 22, 3]` (metres, y up; generate.py's `.npy` files; a 21-joint KIT-ML
 file in millimetres works too), writes a BVH file beside them (or at `-o`) with
@@ -50,7 +50,7 @@ def cli(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m crossdiff.export_bvh", description=__doc__.splitlines()[0])
     parser.add_argument("joints", help="joint positions .npy [T, 22, 3] in metres, y up")
     parser.add_argument("-o", "--out", help="BVH file to write (default: JOINTS with .bvh)")
-    parser.add_argument("--fps", type=float, help="frame rate (default: the skeleton's, 20 for HumanML3D)")
+    parser.add_argument("--fps", type=float, help="frame rate (default: the skeleton's: HumanML3D 20, KIT-ML 12.5)")
     parser.add_argument("--units", choices=sorted(UNITS), default="cm",
                         help="file unit (default cm; import into Blender with Scale 0.01)")
     args = parser.parse_args(argv)

@@ -22,6 +22,7 @@ import torch
 from crossdiff.config import section_kwargs
 from crossdiff.data.normalization import Normalizer
 from crossdiff.errors import UserError
+from crossdiff.modes import module_mode
 from crossdiff.motion.features3d import recover_from_ric
 from crossdiff.skeleton import SKELETONS, Skeleton
 from crossdiff.weights import build_model_from, resolve_checkpoint
@@ -44,8 +45,13 @@ class MotionSampler:
     checkpoint: str | None = None
 
     @property
+    def skeleton(self) -> Skeleton:
+        """The skeleton of the 3D features (t2m or kit): joint count, frame rate."""
+        return skeleton_for_width(self.njoints_m)
+
+    @property
     def joints_num(self) -> int:
-        return skeleton_for_width(self.njoints_m).joints_num
+        return self.skeleton.joints_num
 
     @torch.no_grad()  # not inference_mode: it would disable autocast's cache of bf16 weights (precision=bfloat16)
     def sample(self, captions: Sequence[str] | None = None, text_emb: torch.Tensor | None = None, *,
@@ -68,9 +74,7 @@ class MotionSampler:
         B = text_emb.shape[0]
         shape_3d, shape_2d = (B, self.njoints_m, 1, self.frames), (B, self.njoints_j, 1, self.frames)
         options = dict(scale=scale, generator=generator, progress=progress, on_step=on_step)
-        was_training = self.model.training
-        self.model.eval()  # no dropout, no condition dropout while sampling
-        try:
+        with module_mode(self.model, training=False):  # no dropout, no condition dropout while sampling
             if path == "3d":
                 return {"motion": self.diffusion.sample(self.model, shape_3d, text_emb, head="m", **options),
                         "motion2d": None}
@@ -79,11 +83,10 @@ class MotionSampler:
                 return {"motion": motion, "motion2d": sample_2d}
             motion = self.diffusion.sample_mixture(self.model, shape_3d, shape_2d, text_emb, change_idx, **options)
             return {"motion": motion, "motion2d": None}
-        finally:
-            self.model.train(was_training)
 
     def to_joints(self, motion: torch.Tensor, lengths: Sequence[int]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Normalised `[B, C, 1, T]` features -> per sample (raw features [L, C], joints [L, J, 3]) in metres."""
+        """Normalised `[B, C, 1, T]` features -> per sample (raw features [L, C], joints [L, J, 3]) in the
+        skeleton's units (metres for t2m, millimetres for kit)."""
         frames_first = motion[:, :, 0].permute(0, 2, 1).float().cpu().numpy()   # [B, T, C]
         raw = self.normalizer.inv_transform(frames_first)
         joints = recover_from_ric(raw, self.joints_num)                         # [B, T, J, 3]

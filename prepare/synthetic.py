@@ -33,6 +33,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 from crossdiff.synthetic.generator import FAMILIES, SyntheticClip, generate_clip, mirror_clip, rest_body, target_offsets
 from crossdiff.synthetic.captions import text_line
+from crossdiff.synthetic.curves import FPS
 from crossdiff.synthetic.vocab import vocabulary, word_vectors
 from crossdiff.data.words import write_glove_vocab
 from crossdiff.errors import EXIT_USER_ERROR, UserError
@@ -170,7 +171,7 @@ def main(out="data/synthetic", clips: int = DEFAULT_CLIPS, seed: int = 0, worker
     write_statistics(out, splits["train"])
     project.main(out, workers=workers, progress=progress)
     write_vocabulary(out)
-    save_json(out / "meta.json", {"generator": "crossdiff synthetic", "seed": seed, "clips": clips, "fps": 20,
+    save_json(out / "meta.json", {"generator": "crossdiff synthetic", "seed": seed, "clips": clips, "fps": FPS,
                                   "families": sorted(FAMILIES), "splits": {k: len(v) for k, v in splits.items()},
                                   "clips_meta": clip_meta})
     summary = {"clips": clips, "motions": 2 * clips, "seconds": round(time.perf_counter() - started, 2)}

@@ -134,6 +134,12 @@ def test_kit_skeleton_in_millimetres():
     assert np.abs(fk - joints / 1000).max() < EXACT
 
 
+@pytest.mark.parametrize("skeleton, frame_time", [("t2m", 0.05), ("kit", 0.08)])
+def test_frame_time_defaults_to_the_skeletons_frame_rate(skeleton, frame_time):
+    joints = random_clip(4, seed=3, skeleton=skeleton)
+    assert parse_bvh(joints_to_bvh(joints, skeleton=skeleton)).frame_time == pytest.approx(frame_time)
+
+
 @pytest.mark.parametrize("joints, message", [
     (np.zeros((10, 21, 3)), r"expected joints \[T, 22, 3\]"),
     (np.zeros((0, 22, 3)), "T >= 1"),

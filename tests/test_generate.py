@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from crossdiff.errors import UserError
 from train_helpers import tiny_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -121,3 +122,50 @@ def _config_overrides(tmp_path, data_root, checkpoint) -> list[str]:
     from train_helpers import tiny_overrides
 
     return tiny_overrides(tmp_path, data_root) + [f"test_checkpoint={checkpoint}", "generate.batch_size=2"]
+
+
+class _KitSampler:
+    """Stands in for a KIT-ML MotionSampler: a 12.5 fps skeleton and a rest pose walking forward."""
+
+    device = "cpu"
+
+    @property
+    def skeleton(self):
+        from crossdiff.skeleton import SKELETONS
+
+        return SKELETONS["kit"]
+
+    def sample(self, captions, **_):
+        return {"motion": torch.zeros(len(captions), 251, 1, 8), "motion2d": None}
+
+    def to_joints(self, motion, lengths):
+        rest = np.asarray(self.skeleton.canonical_joints, np.float32)
+        clips = []
+        for n in lengths:
+            joints = np.repeat(rest[None], n, 0)
+            joints[:, :, 2] += np.linspace(0, 500, n, dtype=np.float32)[:, None]   # millimetres
+            clips.append((np.zeros((n, 251), np.float32), joints))
+        return clips
+
+
+def test_kit_timings_use_its_12_5_fps(tmp_path):
+    """Seconds -> frames, the index's seconds, the video's and the BVH's frame rate: all at KIT-ML's 12.5 fps."""
+    from PIL import Image
+
+    from crossdiff.config import load_config
+    from crossdiff.generation import requests_from_config, run_generation
+    from crossdiff.motion.bvh import read_bvh
+
+    gen = load_config(None, ["generate.captions=[a person walks]", "generate.length=0.4",
+                             "generate.length_unit=seconds", "generate.video_format=gif", "generate.bvh=true"]).generate
+    requests = requests_from_config(gen, max_frames=196, fps=12.5)
+    assert [r.length for r in requests] == [5]                          # 0.4 s at 12.5 fps (20 fps: 8)
+    entry, = run_generation(_KitSampler(), requests, tmp_path, gen, seed=0, guidance_scale=1.0, progress=False)
+    assert entry["seconds"] == pytest.approx(0.4)
+    with Image.open(tmp_path / entry["files"]["video"]) as gif:
+        assert gif.n_frames == 5 and gif.info["duration"] == 80
+    bvh = read_bvh(tmp_path / entry["files"]["bvh"])
+    assert bvh.frames == 5 and bvh.frame_time == pytest.approx(0.08)
+    with pytest.raises(UserError, match=r"15.7 s at 12.5 fps"):
+        requests_from_config(load_config(None, ["generate.length=16", "generate.length_unit=seconds"]).generate,
+                             max_frames=196, fps=12.5)

@@ -10,6 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "crossdiff"
 # Longest matching prefix wins. Same-package imports are always allowed.
 LAYERS = {
     "crossdiff": 0, "crossdiff.errors": 0, "crossdiff.io": 0.25, "crossdiff.runtime": 0.5, "crossdiff.config": 0.5,
+    "crossdiff.modes": 0.5,
     "crossdiff.skeleton": 1, "crossdiff.geometry": 1,
     "crossdiff.motion": 2,
     "crossdiff.data": 3, "crossdiff.synthetic": 3, "crossdiff.keypoints": 3.5, "crossdiff.mocap": 3.5, "crossdiff.text_encoder": 3, "crossdiff.model": 3, "crossdiff.diffusion": 3,

@@ -52,6 +52,17 @@ def test_2d_video(tmp_path):
     assert len(frames) == 15
 
 
+@pytest.mark.parametrize("name, milliseconds", [("t2m", 50), ("kit", 80)])
+def test_frame_rate_defaults_to_the_skeletons(tmp_path, name, milliseconds):
+    """HumanML3D plays at 20 fps, KIT-ML at 12.5 fps: 50 and 80 ms per GIF frame, 2D and 3D alike."""
+    rest = np.asarray(SKELETONS[name].canonical_joints, float)
+    joints = rest[None] + np.linspace(0, 1, 4)[:, None, None] * rest.max()   # 4 frames moving away
+    for path in (render_3d(joints, tmp_path / f"{name}.gif", size=(96, 96)),
+                 render_2d(joints[..., :2], tmp_path / f"{name}_2d.gif", size=(96, 96))):
+        with Image.open(path) as gif:
+            assert gif.info["duration"] == milliseconds
+
+
 def test_left_side_is_drawn_on_the_right_when_seen_from_the_front(tmp_path):
     """A figure facing the camera shows its left arm (cyan) on the image's right: no mirror in the 3D mapping."""
     joints = np.repeat(np.asarray(T2M.canonical_joints, float)[None], 2, 0)

@@ -11,9 +11,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from crossdiff.skeleton import SKELETONS
+
 # SMPL's kinematic tree: parent of each of the 24 joints (-1 for the pelvis). Joints 0..21 are the
-# 22 HumanML3D joints in the same order; 22 and 23 are the hands, children of the wrists.
-SMPL_PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21)
+# 22 HumanML3D joints with the T2M skeleton's parents; 22 and 23 are the hands, children of the wrists.
+SMPL_PARENTS = SKELETONS["t2m"].parents + (20, 21)
 SMPL_JOINT_NAMES = (
     "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2", "left_ankle",
     "right_ankle", "spine3", "left_foot", "right_foot", "neck", "left_collar", "right_collar", "head",

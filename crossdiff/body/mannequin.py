@@ -18,6 +18,7 @@ import numpy as np
 from crossdiff.body.capsules import CapsuleMesh, body_ring_count, capsule, merge
 from crossdiff.body.kinematics import SMPL_PARENTS
 from crossdiff.io import atomic_path
+from crossdiff.skeleton import SKELETONS
 
 MANNEQUIN_VERSION = 1
 HAND_LENGTH = 0.085           # wrist -> hand joint, as in SMPL's template
@@ -246,23 +247,10 @@ def build_mannequin(canonical_joints: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-# Stand-in for crossdiff.skeleton's T2M canonical joints, which were not in the repository when the
-# mannequin was written: a left/right-symmetric T2M-proportioned rest skeleton (metres, y up, facing
-# +z, arms down, lowest point on the floor). Swap in SKELETONS["t2m"].canonical_joints once it exists
-# so that HumanML3D joints match the mannequin's bones exactly.
-T2M_REST_JOINTS = np.array([
-    (0.000, 0.976, 0.000), (0.064, 0.880, 0.003), (-0.064, 0.880, 0.003), (0.000, 1.098, -0.023),
-    (0.076, 0.473, 0.005), (-0.076, 0.473, 0.005), (0.000, 1.236, -0.010), (0.069, 0.056, -0.029),
-    (-0.069, 0.056, -0.029), (0.000, 1.296, 0.013), (0.091, 0.000, 0.103), (-0.091, 0.000, 0.103),
-    (0.000, 1.535, -0.021), (0.078, 1.414, 0.001), (-0.078, 1.414, 0.001), (0.000, 1.636, 0.032),
-    (0.204, 1.455, -0.011), (-0.204, 1.455, -0.011), (0.235, 1.177, -0.022), (-0.235, 1.177, -0.022),
-    (0.248, 0.909, -0.001), (-0.248, 0.909, -0.001),
-])
-
-
 def default_canonical_joints() -> np.ndarray:
-    """The rest skeleton [22, 3] the default mannequin is built on."""
-    return T2M_REST_JOINTS.copy()
+    """The rest skeleton [22, 3] the default mannequin is built on: the T2M canonical skeleton, so
+    that HumanML3D joints match the mannequin's bones exactly."""
+    return np.array(SKELETONS["t2m"].canonical_joints, dtype=np.float64)
 
 
 def ensure_mannequin(path: str | Path, canonical_joints: np.ndarray | None = None) -> Path:

@@ -10,7 +10,6 @@ accepted) strictly, and writes its own in the same layout.
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 from crossdiff.errors import UserError
 from crossdiff.io import torch_load, torch_save
+from crossdiff.modes import module_mode
 from crossdiff.skeleton import get_skeleton
 
 PARTS = ("all", "upper", "lower")
@@ -131,20 +131,6 @@ def length_order(m_lens) -> np.ndarray:
     """Batch order by motion length, longest first: numpy argsort reversed, as the reference (SPEC §9.3)."""
     lengths = m_lens.cpu().numpy() if torch.is_tensor(m_lens) else np.asarray(m_lens)
     return np.argsort(lengths)[::-1].copy()
-
-
-@contextlib.contextmanager
-def _inference(module: nn.Module):
-    """Eval mode (no dropout) and no gradients; the previous train/eval flags are restored afterwards,
-    so a validation pass during evaluator training does not leave the networks in eval mode."""
-    modes = {m: m.training for m in module.modules()}
-    module.eval()
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        for m, training in modes.items():
-            m.training = training
 
 
 def _init_weights(module: nn.Module) -> None:
@@ -290,7 +276,7 @@ class T2MEvaluator(nn.Module):
         Eval mode and no gradients; the previous train/eval mode is restored afterwards.
         """
         order = torch.from_numpy(length_order(m_lens)).to(self.device)
-        with _inference(self):
+        with module_mode(self, training=False), torch.no_grad():
             text_emb = self.embed_text(word_embs, pos_ohot, cap_lens)
             motion_emb = self.embed_motion(motions, m_lens)
         return text_emb[order], motion_emb[order]
@@ -298,5 +284,5 @@ class T2MEvaluator(nn.Module):
     def get_motion_embeddings(self, motions, m_lens) -> torch.Tensor:
         """Motion embeddings [B, 512] in `length_order(m_lens)` order, as `get_co_embeddings` returns them."""
         order = torch.from_numpy(length_order(m_lens)).to(self.device)
-        with _inference(self):
+        with module_mode(self, training=False), torch.no_grad():
             return self.embed_motion(motions, m_lens)[order]

@@ -19,7 +19,6 @@ would have done.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import shutil
@@ -40,6 +39,7 @@ from crossdiff.evaluation.evaluator import PARTS, UNIT_LENGTH, T2MEvaluator
 from crossdiff.evaluation.evaluator_losses import (MovementConvDecoder, contrastive_loss, eval_motions,
                                                    movement_loss, negative_mask, random_windows)
 from crossdiff.io import atomic_path, save_json, torch_load, torch_save
+from crossdiff.modes import module_mode
 
 STAGE_FORMAT = "crossdiff-evaluator-stage-1"
 MOVEMENT_STATE, COEMB_STATE, SUMMARY = "movement_stage.pt", "coemb_stage.pt", "summary.json"
@@ -106,20 +106,6 @@ def make_loader(dataset, batch_size: int, seed: int, workers: int = 0) -> DataLo
         raise UserError(f"the {dataset.split} split of {dataset.data_root} has {len(dataset)} items, fewer than "
                         f"one batch of {batch_size}; use a larger split or lower the batch size")
     return loader
-
-
-@contextlib.contextmanager
-def evaluating(*modules: torch.nn.Module):
-    """Eval mode and no gradients inside; each module's previous train/eval mode is restored afterwards."""
-    modes = [(m, m.training) for module in modules for m in module.modules()]
-    for module in modules:
-        module.eval()
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        for m, training in modes:
-            m.training = training
 
 
 def gt_matching_metrics(evaluator: T2MEvaluator, dataset, normalizer, rounds: int, seed: int, workers: int = 0,
@@ -189,7 +175,7 @@ def _movement_validation(evaluator, decoder, dataset, normalizer, s) -> float:
     seed = epoch_seed(s.seed, VALIDATION, 0)
     loader = make_loader(dataset, s.pairs_per_batch, seed, s.loader_workers)
     errors = []
-    with evaluating(evaluator, decoder):
+    with module_mode(evaluator, decoder, training=False), torch.no_grad():
         for windows in _movement_batches(evaluator, loader, normalizer, s.movement_window, seed, s.progress, "val"):
             errors.append(torch.nn.functional.l1_loss(decoder(evaluator.movement_encoder(windows)), windows).item())
     return float(np.mean(errors))

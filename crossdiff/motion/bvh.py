@@ -1,9 +1,10 @@
 """Joint positions to BVH (and back): a rest skeleton from the motion, local rotations by IK.
 
-`joints_to_bvh(joints)` turns `[T, 22, 3]` joints (metres, y up, 20 fps, as generate.py writes them)
-into BVH text that Blender (File > Import > Motion Capture, Scale 0.01 for centimetres) and other
-tools read; `parse_bvh` / `read_bvh` and `bvh_positions` read any BVH file back and run its forward
-kinematics, which is how the tests check that the export reproduces the joints.
+`joints_to_bvh(joints)` turns `[T, 22, 3]` joints (metres, y up, 20 fps, as generate.py writes them;
+or KIT-ML's 21 joints in millimetres at 12.5 fps) into BVH text that Blender (File > Import > Motion
+Capture, Scale 0.01 for centimetres) and other tools read; `parse_bvh` / `read_bvh` and
+`bvh_positions` read any BVH file back and run its forward kinematics, which is how the tests check
+that the export reproduces the joints.
 
 The file:
 - Joints keep the skeleton's names; the hierarchy is walked depth first from the pelvis. Each
@@ -242,14 +243,15 @@ def _numbers(values) -> str:
     return " ".join(f"{v:.6f}" for v in np.asarray(values).ravel())
 
 
-def joints_to_bvh(joints, fps: float = 20.0, skeleton: str | Skeleton = "t2m", units: str = "cm",
+def joints_to_bvh(joints, fps: float | None = None, skeleton: str | Skeleton = "t2m", units: str = "cm",
                   what: str = "joints") -> str:
-    """BVH text of joints [T, J, 3] (the skeleton's units: metres for t2m; y up) at `fps`.
+    """BVH text of joints [T, J, 3] (the skeleton's units: metres for t2m; y up) at `fps` (None: the skeleton's).
 
     `units` is the file's unit ("cm" or "m"); `what` names the input in error messages.
     """
     sk = get_skeleton(skeleton)
     scale = _scale(units)
+    fps = sk.fps if fps is None else fps
     if not fps > 0:
         raise UserError(f"fps {fps}: must be a positive number")
     joints = _check_joints(joints, sk, what)
@@ -268,7 +270,7 @@ def joints_to_bvh(joints, fps: float = 20.0, skeleton: str | Skeleton = "t2m", u
     return "\n".join(lines) + "\n"
 
 
-def write_bvh(path, joints, fps: float = 20.0, skeleton: str | Skeleton = "t2m", units: str = "cm") -> Path:
+def write_bvh(path, joints, fps: float | None = None, skeleton: str | Skeleton = "t2m", units: str = "cm") -> Path:
     """Write `joints_to_bvh(joints, ...)` to `path` atomically; returns the path."""
     path = Path(path)
     save_text(path, joints_to_bvh(joints, fps=fps, skeleton=skeleton, units=units, what=str(path)))

@@ -6,7 +6,8 @@
 - `camera_track`: where the camera looks each frame and how far back it stands to frame the body;
   `field_of_view`: the angle a lens covers at a resolution; `default_output`: output file names.
 
-Only the standard library and numpy are imported here (plus the stdlib-only crossdiff.errors).
+Only the standard library and numpy are imported here, plus crossdiff.errors and crossdiff.skeleton
+(which import nothing else: Blender's Python has no torch).
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from crossdiff.errors import UserError
+from crossdiff.skeleton import SKELETONS
 
-# T2M / SMPL parents of the 22 HumanML3D joints (SPEC §3.3); Blender's Python cannot import torch,
-# so the renderer keeps its own copy rather than importing crossdiff.body.
-T2M_PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19)
+T2M_PARENTS = SKELETONS["t2m"].parents     # the 22 HumanML3D joints (joints .npy files)
 JOINT_RADIUS = 0.035
 BONE_RADIUS = 0.018
 
@@ -31,6 +31,7 @@ class Sequence:
     vertices: np.ndarray      # [T, V, 3] Blender axes (z up), lowest point on z = 0
     faces: np.ndarray         # [F, 3] int
     kind: str                 # "mesh" | "joints"
+    fps: float                # frame rate of the video
 
 
 def to_blender_axes(points: np.ndarray) -> np.ndarray:
@@ -79,7 +80,8 @@ def load_sequence(path: str | Path, faces_path: str | Path | None = None) -> Seq
         vertices, faces, kind = data, _faces_for(path, Path(faces_path) if faces_path else None, data.shape[1]), "mesh"
     vertices = to_blender_axes(vertices)
     vertices[..., 2] -= vertices[..., 2].min()
-    return Sequence(vertices, faces, kind)
+    # Joints files and fit_smpl.py meshes are HumanML3D (T2M) motions.
+    return Sequence(vertices, faces, kind, SKELETONS["t2m"].fps)
 
 
 def _sphere(subdivisions: int = 8) -> tuple[np.ndarray, np.ndarray]:

@@ -27,7 +27,6 @@ import numpy as np
 from mathutils import Vector
 
 
-FPS = 20                                   # HumanML3D frame rate
 BODY_COLOUR = (0.15, 0.42, 0.85)           # a saturated blue: easy to tell from the grey floor
 FLOOR_COLOUR = (0.3, 0.3, 0.3)
 SEQUENCE_FRAMES = 8
@@ -36,6 +35,7 @@ SEQUENCE_FRAMES = 8
 @dataclass
 class RenderOptions:
     out: Path                              # .mp4 (video) or .png (sequence, frame), absolute
+    fps: float                             # video frame rate: the motion's (HumanML3D 20)
     mode: str = "video"                    # video | sequence | frame
     resolution: tuple[int, int] = (1280, 1024)
     samples: int = 64
@@ -97,7 +97,8 @@ def _setup_render(scene, options: RenderOptions) -> None:
     scene.render.image_settings.file_format = "PNG"
     scene.render.image_settings.color_mode = "RGB"
     scene.render.use_file_extension = False            # write exactly the path given
-    scene.render.fps = FPS
+    scene.render.fps = round(options.fps)
+    scene.render.fps_base = round(options.fps) / options.fps    # Blender's rate is fps / fps_base
     scene.view_settings.view_transform = "Standard"     # white stays white (Filmic/AgX grey it)
     world = bpy.data.worlds.get("World") or bpy.data.worlds.new("World")
     scene.world = world
@@ -177,16 +178,16 @@ def _render_still(scene, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _encode_with_ffmpeg(ffmpeg: str, frames_dir: Path, out: Path) -> None:
-    """H.264 mp4 at FPS from frame_%04d.png (yuv420p needs even sizes, hence the pad)."""
-    command = [ffmpeg, "-y", "-loglevel", "error", "-framerate", str(FPS), "-i", str(frames_dir / "frame_%04d.png"),
+def _encode_with_ffmpeg(ffmpeg: str, frames_dir: Path, out: Path, fps: float) -> None:
+    """H.264 mp4 at `fps` from frame_%04d.png (yuv420p needs even sizes, hence the pad)."""
+    command = [ffmpeg, "-y", "-loglevel", "error", "-framerate", f"{fps:g}", "-i", str(frames_dir / "frame_%04d.png"),
                "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(out)]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"ffmpeg failed to encode {out}: {result.stderr.strip()[-500:]}")
 
 
-def _encode_with_blender(frames: list[Path], out: Path) -> None:
+def _encode_with_blender(frames: list[Path], out: Path, fps: float) -> None:
     """Encode PNG frames with Blender's built-in FFMPEG writer through a sequencer-only scene."""
     scene = bpy.data.scenes.new("encode")
     editor = scene.sequence_editor_create()
@@ -197,7 +198,7 @@ def _encode_with_blender(frames: list[Path], out: Path) -> None:
     first = bpy.context.scene.render
     scene.render.resolution_x, scene.render.resolution_y = first.resolution_x, first.resolution_y
     scene.render.resolution_percentage = 100
-    scene.render.fps = FPS
+    scene.render.fps, scene.render.fps_base = round(fps), round(fps) / fps
     scene.frame_start, scene.frame_end = 1, len(frames)
     scene.render.image_settings.file_format = "FFMPEG"
     scene.render.ffmpeg.format = "MPEG4"
@@ -222,9 +223,9 @@ def _render_video(scene, body, sequence, camera, track, options: RenderOptions, 
         tmp = out.with_name(f".{out.stem}.partial{out.suffix}")
         ffmpeg = options.ffmpeg or shutil.which("ffmpeg")
         if ffmpeg:
-            _encode_with_ffmpeg(ffmpeg, frames_dir, tmp)
+            _encode_with_ffmpeg(ffmpeg, frames_dir, tmp, options.fps)
         else:
-            _encode_with_blender(frames, tmp)
+            _encode_with_blender(frames, tmp, options.fps)
         os.replace(tmp, out)
         if options.keep_frames:
             kept = out.with_name(out.stem.removesuffix("_blender") + "_frames")

@@ -36,6 +36,16 @@ def _chains(chains, joints_count: int) -> list[list[int]]:
     raise UserError(f"no built-in skeleton has {joints_count} joints; pass chains=[[...], ...]")
 
 
+def _fps(fps: float | None, joints_count: int) -> float:
+    """`fps`, or the frame rate of the built-in skeleton with that many joints (T2M 20, KIT-ML 12.5)."""
+    if fps is not None:
+        return fps
+    for skeleton in SKELETONS.values():
+        if skeleton.joints_num == joints_count:
+            return skeleton.fps
+    raise UserError(f"no built-in skeleton has {joints_count} joints; pass fps=...")
+
+
 def _check_motion(joints: np.ndarray, dims: int, what: str) -> np.ndarray:
     joints = np.asarray(joints, dtype=np.float64)
     if joints.ndim != 3 or joints.shape[-1] != dims or len(joints) == 0:
@@ -152,13 +162,13 @@ class _Stick3D:
         self.ax.set_zlim(0.0, 2 * r)
 
 
-def render_3d(joints, path, title: str = "", fps: float = 20.0, chains: Sequence[Sequence[int]] | None = None,
+def render_3d(joints, path, title: str = "", fps: float | None = None, chains: Sequence[Sequence[int]] | None = None,
               fixed_camera: bool = False, trajectory: bool = True, floor: bool = True,
               size: tuple[int, int] = (480, 480), elev: float = 20.0, azim: float = -60.0) -> Path:
     """Animate joints [T, J, 3] (metres, y up) as a 3D stick figure; one video frame per motion frame.
 
-    `fixed_camera` frames the whole motion once; otherwise the camera follows the root.
-    Returns the written path (.mp4 or .gif).
+    `fixed_camera` frames the whole motion once; otherwise the camera follows the root. `fps` None:
+    the skeleton's frame rate. Returns the written path (.mp4 or .gif).
     """
     joints = _check_motion(joints, 3, str(path))
     fig, canvas = _new_canvas(size)
@@ -172,12 +182,13 @@ def render_3d(joints, path, title: str = "", fps: float = 20.0, chains: Sequence
             stick.show(t)
             yield _grab(canvas)
 
-    return write_video(frames(), path, fps)
+    return write_video(frames(), path, _fps(fps, joints.shape[1]))
 
 
-def render_2d(joints2d, path, title: str = "", fps: float = 20.0, chains: Sequence[Sequence[int]] | None = None,
+def render_2d(joints2d, path, title: str = "", fps: float | None = None, chains: Sequence[Sequence[int]] | None = None,
               fixed_camera: bool = True, trajectory: bool = True, size: tuple[int, int] = (480, 480)) -> Path:
-    """Animate 2D joints [T, J, 2] (image-plane units, y up) as a stick figure; one video frame per motion frame."""
+    """Animate 2D joints [T, J, 2] (image-plane units, y up) as a stick figure; one video frame per motion frame
+    (`fps` None: the skeleton's frame rate)."""
     joints2d = _check_motion(joints2d, 2, str(path))
     chains = _chains(chains, joints2d.shape[1])
     fig, canvas = _new_canvas(size)
@@ -206,14 +217,15 @@ def render_2d(joints2d, path, title: str = "", fps: float = 20.0, chains: Sequen
             ax.set_ylim(centre[1] - r, centre[1] + r)
             yield _grab(canvas)
 
-    return write_video(frames(), path, fps)
+    return write_video(frames(), path, _fps(fps, joints2d.shape[1]))
 
 
 def contact_sheet(clips: Sequence[tuple[np.ndarray, str]], path, columns: int = 6,
-                  chains: Sequence[Sequence[int]] | None = None, panel_px: int = 160, fps: float = 20.0) -> Path:
+                  chains: Sequence[Sequence[int]] | None = None, panel_px: int = 160, fps: float | None = None) -> Path:
     """A PNG grid: one row per (joints [T, J, 3], caption), `columns` evenly spaced frames per row.
 
-    Each panel follows the root; the trajectory so far is drawn on the floor.
+    Each panel follows the root; the trajectory so far is drawn on the floor. Panels are labelled with
+    their time at `fps` (None: the skeleton's frame rate).
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -235,7 +247,8 @@ def contact_sheet(clips: Sequence[tuple[np.ndarray, str]], path, columns: int = 
             stick = _Stick3D(ax, joints, _chains(chains, joints.shape[1]), False, True, True, 15.0, -60.0,
                              radius=1.0)
             stick.show(int(t))
-            ax.text2D(0.02, 0.9, f"{t / fps:.1f}s", transform=ax.transAxes, fontsize=6, color="#555555")
+            seconds = t / _fps(fps, joints.shape[1])
+            ax.text2D(0.02, 0.9, f"{seconds:.1f}s", transform=ax.transAxes, fontsize=6, color="#555555")
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, format="png")
     return Path(path)

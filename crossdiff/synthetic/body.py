@@ -78,7 +78,7 @@ def local_to_world_xz(xz_local: np.ndarray, yaw: np.ndarray) -> np.ndarray:
 
 @dataclass
 class BodyPlan:
-    """Everything an action specifies, frame by frame (T frames at 20 fps)."""
+    """Everything an action specifies, frame by frame (T frames at the T2M skeleton's 20 fps)."""
 
     base_xz: np.ndarray          # [T, 2] where the body stands (footprints are relative to it)
     yaw: np.ndarray              # [T] facing angle of the body

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from crossdiff.synthetic.curves import FPS
 from crossdiff.synthetic.lexicon import LEXICON, MIRROR_WORDS
 from crossdiff.synthetic.phrases import PHRASES, VerbPhrase
 
-FPS = 20
 # HumanML3D drops caption segments shorter than this many frames (SPEC §2.4).
 MIN_SEGMENT_FRAMES = 40
 SUBJECTS = {"a person": ["his", "their"], "someone": ["their"], "the person": ["his", "their"], "a man": ["his"],

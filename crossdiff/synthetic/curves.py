@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from crossdiff.skeleton import SKELETONS
 from crossdiff.synthetic.body import LEFT, RIGHT, BodyPlan, RestBody, local_to_world_xz
 
-FPS = 20
+FPS = SKELETONS["t2m"].fps        # the synthetic dataset is a HumanML3D-format (T2M) folder
 # Arm angles of a relaxed standing pose: hanging, slightly away from the hips, elbows soft.
 NEUTRAL_ARM = np.array([0.05, 0.12, 0.0, 0.0, 0.2])
 

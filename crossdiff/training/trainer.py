@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 from tqdm import tqdm
 
 from crossdiff.errors import UserError
+from crossdiff.modes import module_mode
 from crossdiff.runtime import Runtime
 from crossdiff.training import checkpoint as ckpt_io
 from crossdiff.training.logging import IntervalLog
@@ -46,21 +47,6 @@ class TrainSettings:
     num_workers: int
     bf16: bool
     seed: int
-
-
-@contextlib.contextmanager
-def mode(model: torch.nn.Module, training: bool):
-    """Switch train/eval and restore the previous mode afterwards.
-
-    It matters: in eval mode dropout and the condition dropout of classifier-free guidance are
-    off, and the reference never switched back after evaluating (SPEC §13.2).
-    """
-    previous = model.training
-    model.train(training)
-    try:
-        yield model
-    finally:
-        model.train(previous)
 
 
 class EMA:
@@ -138,7 +124,7 @@ class Trainer:
         total = self._total_steps()
         bar = tqdm(total=total, initial=self.step, desc="train", disable=not self.rt.is_main, dynamic_ncols=True)
         interval = IntervalLog()
-        with mode(self.model, True):
+        with module_mode(self.model, training=True):
             while self.step < total:
                 for batch in self._epoch_batches():
                     self._train_step(batch, interval)
@@ -257,9 +243,10 @@ class Trainer:
 
     def _evaluate(self) -> None:
         # Evaluation samples noise; fork every RNG so training continues exactly as without it
-        # (and as a run resumed from this step's checkpoint does).
+        # (and as a run resumed from this step's checkpoint does). Eval mode inside, train mode again after
+        # (the reference stayed in eval mode: SPEC §13.2).
         py_state, np_state = random.getstate(), np.random.get_state()
-        with torch.random.fork_rng(devices=[]), mode(self.model, False):
+        with torch.random.fork_rng(devices=[]), module_mode(self.model, training=False):
             metrics = self.evaluate_fn(self.model, self.step)
         random.setstate(py_state)
         np.random.set_state(np_state)

@@ -3,7 +3,7 @@
     blender --background --python render_blender.py -- --file=OUT/0_mesh.npy [--mode video]
     python render_blender.py --file OUT/0_mesh.npy     # finds Blender itself (or uses the bpy wheel)
 
-Only the arguments after `--` are read (Blender's own flags come before it; SPEC §13.21).
+Only the arguments after `--` are read (Blender's own flags come before it; docs/original_code.md §13.21).
 Writes `<stem>_blender.mp4` (video), `<stem>_sequence.png` or `<stem>_frame.png` beside the input
 unless --out is given. Works with Blender 3.4+ and 4.x and with the `bpy` wheel.
 """

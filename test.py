@@ -8,7 +8,7 @@
 The checkpoint is `test_checkpoint`, else the newest of `<save_dir>/<NAME>`. Evaluators come from
 `test.evaluator_dir` (null: data.meta_dir): the official ones (`bash prepare/download_t2m_evaluators.sh`)
 or ones trained with train_evaluator.py. The paper's protocol is the default `test:` section
-(20 replications x 20 batches of 32, SPEC §9.4); `test.test_limit=full` evaluates the whole split.
+(20 replications x 20 batches of 32, docs/original_code.md §9.4); `test.test_limit=full` evaluates the whole split.
 Writes `<save_dir>/<NAME>/eval/<tag or timestamp>.json` and `.md` (metrics, sampler settings,
 checkpoint, resolved config) and prints the table.
 """

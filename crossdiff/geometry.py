@@ -1,7 +1,7 @@
 """Rotations for numpy and torch with one implementation: quaternions (w, x, y, z), 6D, 2D.
 
 Every function takes numpy arrays or torch tensors and returns the same type, broadcasting over
-leading axes. Conventions (SPEC §3.1): the Hamilton product; rotating v by q is q v q⁻¹;
+leading axes. Conventions (docs/original_code.md §3.1): the Hamilton product; rotating v by q is q v q⁻¹;
 `qbetween(a, b)` is the minimal rotation taking direction a to direction b. The 6D form of a
 rotation is the first two *columns* of its matrix, `[m00, m10, m20, m01, m11, m21]`.
 

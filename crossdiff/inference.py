@@ -4,10 +4,10 @@
     out = sampler.sample(["a person jumps"], path="3d") # {"motion": [B, 263, 1, T] normalised, ...}
     clips = sampler.to_joints(out["motion"], lengths)   # [(features [L, 263], joints [L, 22, 3]), ...]
 
-Paths (SPEC §8):
+Paths (the original's: docs/original_code.md §8.1-§8.3):
     3d       3D→3D denoising (the standard sampler)
-    2d       sample 2D, then lift it to 3D with one t = 0 call (generate.py's generate_2d, §8.3)
-    mixture  2D→2D down to `change_idx`, map to 3D, continue 3D→3D (§8.2)
+    2d       sample 2D, then lift it to 3D with one t = 0 call (the original generate.py's 2D path)
+    mixture  2D→2D down to `change_idx`, map to 3D, continue 3D→3D (mixture sampling)
 """
 
 from __future__ import annotations

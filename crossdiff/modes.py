@@ -2,7 +2,7 @@
 
 It matters because eval mode turns off dropout and the condition dropout of classifier-free guidance:
 sampling or evaluating in train mode gives noisier, unguided results, and the reference never
-switched back to train mode after evaluating (SPEC §13.2), so training continued
+switched back to train mode after evaluating (docs/original_code.md §13.2), so training continued
 without dropout. Every module's own flag is restored, not just the outer one, so a submodule that
 was deliberately frozen in eval mode stays so.
 """

@@ -2,7 +2,7 @@
 
 `SKELETONS["t2m"]` and `SKELETONS["kit"]` hold everything the motion representations need: joint
 names, parents, kinematic chains, the raw offset directions of the reference's IK, the foot, facing
-and leg-length joint indices (SPEC §2.10, §3.3), the frame rate, the 3D/2D feature widths, and a
+and leg-length joint indices (docs/original_code.md §2.10, §3.3), the frame rate, the 3D/2D feature widths, and a
 built-in canonical rest skeleton used for retargeting when no target skeleton file is given.
 
 Conventions: y is up; a T2M rest skeleton faces +z with its left side on +x (metres). KIT-ML joint
@@ -98,7 +98,7 @@ _T2M = Skeleton(
 )
 
 # KIT-ML (MMM joint names). The reference labels joint 11 "r_hip" and [14, 15] "fid_r" although MMM
-# calls them LH and LMrot/LF; the index lists are kept as the reference has them (SPEC §2.10).
+# calls them LH and LMrot/LF; the index lists are kept as the reference has them (docs/original_code.md §2.10).
 _KIT = Skeleton(
     name="kit",
     joint_names=("root", "BP", "BT", "BLN", "BUN", "LS", "LE", "LW", "RS", "RE", "RW", "LH", "LK", "LA",

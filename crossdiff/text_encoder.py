@@ -1,4 +1,6 @@
-"""CLIP text features for the condition (SPEC §5.9): local ViT-B/32 weights, fp16-rounded, cached per caption.
+"""CLIP text features for the condition: local ViT-B/32 weights, fp16-rounded, cached per caption.
+
+The original's text encoder: docs/original_code.md §5.9.
 
 The reference loads the whole CLIP model, converts it to fp16 (`clip.model.convert_weights`) and
 calls `encode_text(tokenize(captions, context_length=22, truncate=True) padded to 77).float()`,
@@ -38,7 +40,7 @@ from torch import nn
 from crossdiff.errors import UserError
 from crossdiff.io import torch_load, torch_save
 
-CONTEXT_LENGTH = 22  # SOT + at most 20 BPE tokens + EOT, as the reference (SPEC §5.9)
+CONTEXT_LENGTH = 22  # SOT + at most 20 BPE tokens + EOT, as the reference (docs/original_code.md §5.9)
 RANDOM_SEED = 0  # seed of the random-weights tower (tests and the synthetic demo)
 VIT_B32_TEXT = dict(vocab_size=49408, context_length=77, width=512, layers=12, embed_dim=512)
 FLUSH_EVERY = 4096  # new cache entries written to disk as one shard
@@ -234,7 +236,7 @@ def _fingerprint(tower: TextTower, recipe: str) -> str:
 
 
 def prepare_tower(tower: TextTower, half: bool) -> str:
-    """Round the weights CLIP keeps in fp16 (SPEC §5.9), keep fp16 if `half` else go back to float32; freeze.
+    """Round the weights CLIP keeps in fp16 (docs/original_code.md §5.9); keep fp16 if `half`, else float32; freeze.
 
     Returns the weights fingerprint (the cache key).
     """
@@ -362,7 +364,7 @@ class TextEncoder:
             if text not in self._warned and len(self._bpe.encode(text)) > CONTEXT_LENGTH - 2:
                 self._warned.add(text)
                 self.log.warning("caption longer than %d CLIP tokens, truncated as the reference does "
-                                 "(SPEC §5.9): %r", CONTEXT_LENGTH - 2, text)
+                                 "(docs/original_code.md §5.9): %r", CONTEXT_LENGTH - 2, text)
 
 
 def build_text_encoder(clip_path: str | os.PathLike = "data/clip/ViT-B-32.pt", clip_weights: str = "file",

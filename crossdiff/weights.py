@@ -2,7 +2,7 @@
 
 Shared by training (start weights, resume), inference and evaluation. A training checkpoint is
 the dict described in `crossdiff.training.checkpoint` (format `crossdiff-train-1`); an official
-CrossDiff checkpoint is a bare state_dict (SPEC §5.5). `load_model_weights` accepts both,
+CrossDiff checkpoint is a bare state_dict (docs/original_code.md §5.5). `load_model_weights` accepts both,
 strictly, and `export_state_dict` turns ours back into the official layout.
 """
 
@@ -21,7 +21,7 @@ _STEP_FILE = re.compile(r"^step(\d+)\.pt$")
 
 
 def find_latest(checkpoint_dir: str | Path) -> Path | None:
-    """The checkpoint with the largest step in `checkpoint_dir`; other files are ignored (SPEC §13.14)."""
+    """The newest checkpoint (largest step) in `checkpoint_dir`; others ignored (docs/original_code.md §13.14)."""
     folder = Path(checkpoint_dir)
     if not folder.is_dir():
         return None

@@ -1,4 +1,6 @@
-"""Project every joint file of a HumanML3D (or KIT-ML) folder to four 2D views and 2D features (SPEC §4).
+"""Project every joint file of a HumanML3D (or KIT-ML) folder to four 2D views and 2D features.
+
+The original's cameras and 2D features: docs/original_code.md §4.
 
     python prepare/project.py --data_root DIR [--workers N] [--kit]
 
@@ -135,7 +137,7 @@ def project_one(job: tuple[str, str, str, bool]) -> ClipResult:
             status = "written"
     except UserError as e:
         return ClipResult(clip_id, "failed", str(e))
-    except Exception as e:  # keep going: one broken file must not stop a 29k-file run (SPEC §13.6)
+    except Exception as e:  # keep going: one broken file must not stop a 29k-file run (docs/original_code.md §13.6)
         return ClipResult(clip_id, "failed", f"unexpected {type(e).__name__}: {e}")
     moments = None
     if for_statistics:

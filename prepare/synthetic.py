@@ -100,7 +100,7 @@ def _generate_all(out: Path, clips: int, seed: int, workers: int, progress: bool
 
 
 def write_splits(out: Path, clips: int, seed: int) -> dict[str, list[str]]:
-    """Shuffle clip indices (seeded) into train/val/test; each id is followed by its M twin (SPEC §2.3)."""
+    """Shuffle clip indices (seeded) into train/val/test, each id followed by its mirror (docs/original_code.md §2.3)."""
     order = np.random.default_rng([seed, 2**31]).permutation(clips)
     n_val = max(1, int(round(SPLITS["val"] * clips)))
     n_test = max(1, int(round(SPLITS["test"] * clips)))

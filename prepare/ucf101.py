@@ -1,4 +1,6 @@
-"""Per-video 2D keypoints (ViTPose / MMPose, COCO order) -> the in-the-wild 2D training folder (SPEC §2.9).
+"""Per-video 2D keypoints (ViTPose / MMPose, COCO order) -> the in-the-wild 2D training folder.
+
+The original's folder layout: docs/original_code.md §2.9.
 
     python prepare/ucf101.py --keypoints DIR --out DIR [--classes TAG ...] [--captions FILE] [--fps 25]
                              [--min_score 0.3] [--max_gap 0.4] [--no_smooth] [--workers N] [--overwrite]
@@ -8,8 +10,8 @@ Reads every <video>.npy and <video>.json below --keypoints, one file per video: 
 them results_<video>.json) or COCO keypoint results; crossdiff/keypoints/formats.py describes the
 formats. Video names follow UCF101, v_<ClassTag>_gGG_cCC: the class tag is the second '_' field.
 Writes under --out:
-    complicate_2d/<video>.npy   [N, 268] float32, 40 <= N <= 196 rows at 20 fps: the 134 2D features of
-                                SPEC §4.3 in the projected units of prepare/project.py, then a 134-d mask
+    complicate_2d/<video>.npy   [N, 268] float32, 40 <= N <= 196 rows at 20 fps: the 134 2D features
+                                (docs/original_code.md §4.3) in prepare/project.py's projected units, then a 134-d mask
                                 (1 where every joint the feature reads was detected). A video with more
                                 rows is cut into near-equal pieces <video>-0.npy, <video>-1.npy, ...
     text.json                   {"<ClassTag>": [caption, ...]} for the selected classes (all 101 by default);

@@ -11,7 +11,7 @@ import torch
 
 from crossdiff.body.kinematics import SMPL_PARENTS, forward_kinematics, rodrigues
 
-# T2M raw directions (SPEC §3.3) with plausible bone lengths (metres): an arms-down rest skeleton.
+# T2M raw directions (docs/original_code.md §3.3) with plausible bone lengths (metres): an arms-down rest skeleton.
 RAW_DIRECTIONS = np.array([
     (0, 0, 0), (1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, -1, 0), (0, 1, 0), (0, -1, 0), (0, -1, 0),
     (0, 1, 0), (0, 0, 1), (0, 0, 1), (0, 1, 0), (1, 0, 0), (-1, 0, 0), (0, 0, 1), (0, -1, 0), (0, -1, 0),

@@ -1,4 +1,4 @@
-"""Collate functions: the batch dicts of SPEC §2.7 (layout [B, C, 1, T], masks, sorting by sent_len)."""
+"""Collate functions: the batch dicts of docs/original_code.md §2.7 (layout [B, C, 1, T], masks, sent_len order)."""
 
 from __future__ import annotations
 

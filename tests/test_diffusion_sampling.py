@@ -185,7 +185,7 @@ def test_seeds_reproduce_samples(model, text, sampler):
 
 
 def test_sample_applies_the_configured_guidance(model, text):
-    """Guidance is applied on the sampling path when the scale is not 1 (SPEC §13.3)."""
+    """Guidance is applied on the sampling path when the scale is not 1 (docs/original_code.md §13.3)."""
     diffusion = build_diffusion(sampling_steps=10, guidance_scale=3.0)
     noise = torch.randn(SHAPE_3D, generator=seeded(9))
     guided = diffusion.sample(model, SHAPE_3D, text, noise=noise, generator=seeded(1), progress=False)
@@ -205,7 +205,7 @@ def test_sample_applies_the_configured_guidance(model, text):
 # --- mixture sampling and the 2D lift ------------------------------------------------------------
 
 def literal_mixture(model, text, diffusion, generator, alpha):
-    """SPEC §8.2 re-stated step by step with all 1000 steps (noise drawn as sample_mixture does)."""
+    """docs/original_code.md §8.2 re-stated step by step with all 1000 steps (noise drawn as sample_mixture does)."""
     j = torch.randn(SHAPE_2D, generator=generator)
     renoise = torch.randn(SHAPE_3D, generator=generator)
     m = None

@@ -48,7 +48,7 @@ def test_timestep_map_is_identity(case5, diffusion):
 
 
 def test_spec_reference_values(diffusion):
-    """SPEC §6.1's table and §6.2's clipped log variance."""
+    """docs/original_code.md §6.1's table and §6.2's clipped log variance."""
     betas, ac = diffusion.betas, diffusion.alphas_cumprod
     assert betas[0] == pytest.approx(4.1284e-05, rel=1e-4)
     assert betas[1] == pytest.approx(4.6142e-05, rel=1e-4)

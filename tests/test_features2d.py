@@ -35,7 +35,7 @@ def test_golden_case2_views_and_features(golden):
 
 
 def test_root_columns_are_the_position_one_frame_ahead():
-    """SPEC §13.7: kept for the official statistics; row t holds the root of frame t+1."""
+    """docs/original_code.md §13.7: kept for the official statistics; row t holds the root of frame t+1."""
     views = project_views(random_clip(frames=30, seed=1))
     features = features_2d(views)
     np.testing.assert_allclose(features[..., :2], views[:, 1:, 0] - views[:, :1, 0], atol=1e-12)

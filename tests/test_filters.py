@@ -1,4 +1,4 @@
-"""One-Euro filter: the SPEC §7.4 recursion, one state per clip, fresh state per call, lengths respected."""
+"""One-Euro filter: the recursion of docs/original_code.md §7.4, a state per clip, fresh per call, lengths respected."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from crossdiff.motion.filters import OneEuroFilter, one_euro_smooth
 
 
 def scalar_one_euro(values, min_cutoff=0.05, beta=0.004, d_cutoff=1.0, te=1.0):
-    """The recursion written out for one scalar sequence, straight from SPEC §7.4."""
+    """The recursion written out for one scalar sequence, straight from docs/original_code.md §7.4."""
     def alpha(cutoff):
         r = 2 * math.pi * cutoff * te
         return r / (r + 1)

@@ -1,5 +1,5 @@
-"""CrossDiff: official key layout and counts, golden case 3 outputs (atol/rtol 1e-4, golden README
-§3, §10), the fused four-path pass, condition dropout, input checks and the model registry."""
+"""CrossDiff: official key layout and counts, golden case 3 outputs (atol/rtol 1e-4,
+golden README §3, §10), the fused four-path pass, condition dropout, input checks and the model registry."""
 
 import json
 from pathlib import Path

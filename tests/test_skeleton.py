@@ -9,7 +9,7 @@ from crossdiff.errors import UserError
 from crossdiff.skeleton import (SKELETONS, bone_lengths, canonical_offsets, get_skeleton, offsets_from_joints,
                                 skeleton_for_joints)
 
-# joint: parent, as listed in SPEC §3.3.
+# joint: parent, as listed in docs/original_code.md §3.3.
 T2M_PARENTS = {1: 0, 2: 0, 3: 0, 4: 1, 5: 2, 6: 3, 7: 4, 8: 5, 9: 6, 10: 7, 11: 8, 12: 9, 13: 9, 14: 9, 15: 12,
                16: 13, 17: 14, 18: 16, 19: 17, 20: 18, 21: 19}
 

@@ -18,7 +18,8 @@ from crossdiff.skeleton import SKELETONS
 
 PARENTS = np.array(SKELETONS["t2m"].parents)
 TOES = (10, 11)
-SWAP = [0, 2, 1, 3, 5, 4, 6, 8, 7, 9, 11, 10, 12, 14, 13, 15, 17, 16, 19, 18, 21, 20]  # left <-> right (SPEC §3.3)
+# Left <-> right joints (docs/original_code.md §3.3).
+SWAP = [0, 2, 1, 3, 5, 4, 6, 8, 7, 9, 11, 10, 12, 14, 13, 15, 17, 16, 19, 18, 21, 20]
 POS_TAGS = {"VERB", "NOUN", "DET", "ADP", "NUM", "AUX", "PRON", "ADJ", "ADV", "CCONJ", "SCONJ", "PART"}
 SEED, CLIPS = 7, 12
 

@@ -64,7 +64,7 @@ def test_random_features_shape_dtype_and_distinct(random_encoder):
     assert not out.requires_grad
     assert torch.equal(out[0], out[2])
     assert (out[0] - out[1]).abs().max() > 1e-2
-    assert not torch.allclose(out.norm(dim=1), torch.ones(3))  # not L2-normalised (SPEC §5.9)
+    assert not torch.allclose(out.norm(dim=1), torch.ones(3))  # not L2-normalised (docs/original_code.md §5.9)
     assert random_encoder([]).shape == (0, 512)
     with pytest.raises(TypeError):
         random_encoder("a single string")

@@ -1,4 +1,6 @@
-"""GloVe word vectorizer, POS rules, sentence arrays, HumanML3D text lines and caption tokens (SPEC §2.2, §2.6)."""
+"""GloVe word vectorizer, POS rules, sentence arrays, HumanML3D text lines and caption tokens.
+
+The original's formats: docs/original_code.md §2.2, §2.6."""
 
 import pickle
 import sys

@@ -1,6 +1,6 @@
 """Fit an SMPL-layout body to joint sequences `[T, 22, 3]` (SMPLify-style, all frames at once).
 
-Differences from the original (SPEC §10.2), each for speed or quality:
+Differences from the original (docs/original_code.md §10.2), each for speed or quality:
 - all T frames are optimised together with one shared shape (betas): one person per clip;
 - a temporal smoothness term on joint rotations (the original has none, so unobserved twists
   jitter);

@@ -22,7 +22,7 @@ GMM_PICKLE_CLASSES = NUMPY_CLASSES | {("_codecs", "encode")}
 
 
 class GMMPosePrior:
-    """SMPLify's `MaxMixturePrior` in its "merged" form (SPEC §10.2).
+    """SMPLify's `MaxMixturePrior` in its "merged" form (docs/original_code.md §10.2).
 
     penalty(x) = min_k [ 1/2 (x - mu_k)^T Sigma_k^-1 (x - mu_k) - log w~_k ],
     w~_k = w_k / ((2 pi)^(69/2) * sqrt(det Sigma_k) / min_k sqrt(det Sigma_k)).
@@ -54,7 +54,7 @@ class GMMPosePrior:
 
 
 # Hinge joints of the SMPL tree: flexion is a rotation about one axis of the rest frame with a
-# known sign (SPEC §10.2's knee/elbow prior: body_pose[9, 12] are the knees' x, [52, 55] the
+# known sign (docs/original_code.md §10.2's knee/elbow prior: body_pose[9, 12] are the knees' x, [52, 55] the
 # elbows' y). Entries: (joint, flexion axis, sign of flexion, {other axis: allowed radians}).
 # SMPL puts forearm pronation in the elbow (about the arm's x axis), so that axis gets a wide range.
 HINGES = (

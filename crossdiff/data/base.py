@@ -4,7 +4,7 @@ Randomness. Each dataset draws views, captions, crops and masks from its own
 `numpy.random.Generator`, never from the global numpy state. `worker_init_fn` reseeds the copy of
 the dataset inside each DataLoader worker with the seed torch gives that worker
 (`get_worker_info().seed`), which differs between workers and, because the loader draws its base
-seed from its generator, between epochs. This fixes the reference's correlated workers (SPEC §13.17).
+seed from its generator, between epochs. This fixes the reference's correlated workers (docs/original_code.md §13.17).
 Without workers (`num_workers=0`) the dataset's generator simply runs on; call `reseed(seed)` at the
 start of each epoch to make the draws a function of the epoch (exact resume).
 """
@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import Dataset, get_worker_info
 
 UNIT_LENGTH = 4              # crops are multiples of 4 frames (the evaluator's GRU runs on length // 4)
-MIN_MOTION_LEN = {"t2m": 40, "kit": 24}   # default shortest clip in frames, per skeleton (SPEC §2.4)
+MIN_MOTION_LEN = {"t2m": 40, "kit": 24}   # default shortest clip in frames, per skeleton (docs/original_code.md §2.4)
 
 
 class SeededDataset(Dataset):
@@ -42,7 +42,7 @@ def worker_init_fn(worker_id: int) -> None:
 def crop_window(rng: np.random.Generator, length: int, max_frames: int) -> tuple[int, int]:
     """A random (start, crop_length) with crop_length a multiple of 4 and at most `max_frames`.
 
-    As the reference (SPEC §2.5 step 2): with probability 1/3 the crop is 4 frames shorter than it
+    As the reference (docs/original_code.md §2.5 step 2): with probability 1/3 the crop is 4 frames shorter than it
     could be ("double"), and the start is uniform over every position that fits.
     """
     crop = min(length, max_frames) // UNIT_LENGTH * UNIT_LENGTH

@@ -1,6 +1,6 @@
 """Reading a HumanML3D/KIT folder into motion records: splits, mirror pairs, checks, caption segments.
 
-Files read under `data_root` (SPEC §2.1):
+Files read under `data_root` (docs/original_code.md §2.1):
     <split>.txt                              ids, one per line (train, val, test)
     new_joint_vecs/<id>.npy                  [N, 263] 3D features (KIT: 251)
     new_joints2d_complicate/<id>-<v>.npy     [N-1, 134] 2D features of camera v = 0..3 (KIT: 128)
@@ -86,7 +86,7 @@ def mirror_of(clip_id: str) -> str:
 
 
 def mirror_pairs(ids: list[str]) -> list[str]:
-    """Reorder ids so each is directly followed by its mirror twin (SPEC §2.3).
+    """Reorder ids so each is directly followed by its mirror twin (docs/original_code.md §2.3).
 
     Walking the list in order, an id not yet placed is appended, then its twin. Unlike the
     reference (which asserts), a twin missing from the split is simply not added.
@@ -129,7 +129,7 @@ def check_clip(data_root: Path, clip_id: str, sk: Skeleton) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class LengthRules:
-    """Clip and segment lengths kept: min_len <= N < max_len (SPEC §2.4: 40 / 24 for KIT, 200)."""
+    """Clip and segment lengths kept: min_len <= N < max_len (docs/original_code.md §2.4: 40 / 24 for KIT, 200)."""
 
     min_len: int
     max_len: int
@@ -190,7 +190,7 @@ def load_window(data_root: Path, record: MotionRecord, view: int, sk: Skeleton) 
     """The record's frames: (3D [L, 263], 2D of camera `view` [L, 134]), float32, raw (not normalised).
 
     The 3D features are truncated to the 2D length first, so every clip loses its last 3D frame
-    as in the reference (SPEC §2.4, §13.8).
+    as in the reference (docs/original_code.md §2.4, §13.8).
     """
     motion = np.load(data_root / MOTION_DIR / f"{record.clip_id}.npy", mmap_mode="r")
     joint = np.load(data_root / VIEWS_DIR / f"{record.clip_id}-{view}.npy", mmap_mode="r")

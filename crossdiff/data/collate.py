@@ -1,4 +1,4 @@
-"""Batching items into the dicts the training loop and the evaluator read (SPEC §2.7).
+"""Batching items into the dicts the training loop and the evaluator read (docs/original_code.md §2.7).
 
 Per-frame arrays `[T, C]` become `[B, C, 1, T]` (the MDM layout). Train batch (`train_collate`):
     motion [B, 263, 1, T] float, joint [B, 134, 1, T] float,

@@ -1,4 +1,4 @@
-"""The HumanML3D / KIT-ML dataset: paired 3D and 2D features with captions (SPEC §2.3-§2.6).
+"""The HumanML3D / KIT-ML dataset: paired 3D and 2D features with captions (docs/original_code.md §2.3-§2.6).
 
 Each item is one clip or one caption segment of a clip (see `crossdiff.data.clips`). On every access
 it draws one of the 4 camera views and one caption, crops a random window whose length is a
@@ -13,7 +13,7 @@ Evaluation item (`kind="eval"`, the T2M protocol):
     sent_len int, tokens str (the 22 padded `word/POS` tokens joined with '_')
 T = max_frames (196). KIT uses 251 / 128 features.
 
-3D-ratio ablation (SPEC §2.4): for the train split, after the mirror-pair reordering only the first
+3D-ratio ablation (docs/original_code.md §2.4): for the train split, after the mirror-pair reordering only the first
 `motion_ratio` of the ids keep their 3D data (`valid=True`); the rest keep only 2D (`valid=False`),
 or are dropped altogether with `cut_2d`. Other splits always use ratio 1.
 """

@@ -1,4 +1,4 @@
-"""In-the-wild 2D-only clips (UCF101-style) as train items without 3D data (SPEC §2.9).
+"""In-the-wild 2D-only clips (UCF101-style) as train items without 3D data (docs/original_code.md §2.9).
 
 Files read under `ucf_root` (written by prepare/ucf101.py):
     complicate_2d/<video>.npy   [N, 134] 2D features, or [N, 268] = 134 features then a 134-d

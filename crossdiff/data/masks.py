@@ -1,7 +1,7 @@
-"""Per-joint feature columns and the random frame/joint masks of training items (SPEC §2.5 step 4).
+"""Per-joint feature columns and the random frame/joint masks of training items (docs/original_code.md §2.5 step 4).
 
 Each joint owns the feature columns that describe it; dropping a joint zeroes them. The columns
-follow the layouts of SPEC §3.1 (3D) and §4.3 (2D), for any skeleton (t2m: 263/134, kit: 251/128).
+follow the layouts of docs/original_code.md §3.1 (3D) and §4.3 (2D), for any skeleton (t2m: 263/134, kit: 251/128).
 
 3D, J joints, joint k >= 1 (i = k - 1):
     root: [0, 1, 2, 3] + its local velocity [v, v+1, v+2]    with v = 4 + 9 (J-1), the velocity block
@@ -10,7 +10,7 @@ follow the layouts of SPEC §3.1 (3D) and §4.3 (2D), for any skeleton (t2m: 263
     with a = 2 + 2 (J-1).
 Foot contacts (the last 4 columns) go to (left foot joints..., right foot joints...) in order.
 
-The reference's 3D velocity lists are off by one (SPEC §2.5, §13.9): joint k gets
+The reference's 3D velocity lists are off by one (docs/original_code.md §2.5, §13.9): joint k gets
 `[v-1+3k, v+3k, v+1+3k]` and the root `[v, v+1]` only. `reference=True` reproduces them.
 """
 

@@ -1,6 +1,6 @@
-"""HumanML3D + in-the-wild 2D clips in one training set, mixed by `ucf_ratio` (SPEC §2.9).
+"""HumanML3D + in-the-wild 2D clips in one training set, mixed by `ucf_ratio` (docs/original_code.md §2.9).
 
-The reference's `MultiDataset` cannot be constructed (SPEC §13.5); this is the behaviour it
+The reference's `MultiDataset` cannot be constructed (docs/original_code.md §13.5); this is the behaviour it
 describes. With `0 < ucf_ratio <= 1` an epoch has `int(len(inthewild) / ucf_ratio)` items: the
 first `len(inthewild)` indices are the in-the-wild clips, every other index is a HumanML3D train
 item drawn at random, so a shuffled batch holds about `ucf_ratio` in-the-wild clips. With

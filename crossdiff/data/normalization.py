@@ -1,4 +1,4 @@
-"""Feature statistics read from `meta_dir` and the normalisation helpers (SPEC §2.8).
+"""Feature statistics read from `meta_dir` and the normalisation helpers (docs/original_code.md §2.8).
 
 Files (all float, one value per feature column):
     Mean.npy, Std.npy                        [263] (KIT: [251])  normalise the 3D features
@@ -6,7 +6,7 @@ Files (all float, one value per feature column):
     mean_eval.npy, std_eval.npy              [263] optional: the T2M evaluator's own statistics
 
 The reference reads the 3D and HumanML3D-2D statistics from `./data/t2m` but the in-the-wild 2D
-statistics from its `data_root` (SPEC §13.10); here every dataset reads them from one `meta_dir`.
+statistics from its `data_root` (docs/original_code.md §13.10); here every dataset reads them from one `meta_dir`.
 All helpers act on the LAST axis: pass features as `[..., C]` (a model tensor `[B, C, 1, T]` must be
 permuted first). They accept numpy arrays or torch tensors and return the same kind.
 """

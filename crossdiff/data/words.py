@@ -2,10 +2,10 @@
 
 - `WordVectorizer(glove_dir)` reads the official three GloVe files (`our_vab_data.npy`,
   `our_vab_words.pkl`, `our_vab_idx.pkl`) and maps a `word/POS` token to a 300-d vector and a
-  15-way POS one-hot (SPEC §2.6); `tokens_to_arrays` builds the evaluator's `[22, 300]` /
+  15-way POS one-hot (docs/original_code.md §2.6); `tokens_to_arrays` builds the evaluator's `[22, 300]` /
   `[22, 15]` sentence arrays with sos/eos/unk padding.
 - `parse_text_line` / `read_text_file` read HumanML3D `texts/<id>.txt` lines
-  (`caption#tok/POS ...#from#to`, SPEC §2.2); `format_text_line` writes them.
+  (`caption#tok/POS ...#from#to`, docs/original_code.md §2.2); `format_text_line` writes them.
 - `caption_to_tokens(caption, nlp)` turns a plain caption into tokens the HumanML3D way, with a
   spaCy-like pipeline; `load_spacy_pipeline` loads one or explains how to install one.
 - `write_glove_vocab` writes a small vocabulary in the official format (the synthetic dataset).
@@ -32,7 +32,7 @@ POS_ENUMERATOR = {
     "Loc_VIP": 9, "Body_VIP": 10, "Obj_VIP": 11, "Act_VIP": 12, "Desc_VIP": 13, "OTHER": 14,
 }
 
-# Checked in this order; the first list holding the word gives its POS category (SPEC §2.6).
+# Checked in this order; the first list holding the word gives its POS category (docs/original_code.md §2.6).
 # "dance" is listed twice in the official Act list; a set loses nothing.
 VIP_DICT = {
     "Loc_VIP": ("left", "right", "clockwise", "counterclockwise", "anticlockwise", "forward", "back",
@@ -81,7 +81,7 @@ def pos_one_hot(pos: str) -> np.ndarray:
 def pad_tokens(tokens: Sequence[str], max_text_len: int = MAX_TEXT_LEN) -> tuple[list[str], int]:
     """sos + tokens (cropped to `max_text_len`) + eos, padded with unk to `max_text_len + 2`.
 
-    Returns (padded tokens, sent_len), sent_len counting sos and eos (SPEC §2.6).
+    Returns (padded tokens, sent_len), sent_len counting sos and eos (docs/original_code.md §2.6).
     """
     tokens = ["sos/OTHER", *tokens[:max_text_len], "eos/OTHER"]
     sent_len = len(tokens)
@@ -119,7 +119,7 @@ def _read_glove(glove_dir: Path) -> dict[str, np.ndarray]:
 
 
 class WordVectorizer:
-    """`vectorizer["walk/VERB"] -> (vector [300] float32, pos_one_hot [15] float32)` (SPEC §2.6).
+    """`vectorizer["walk/VERB"] -> (vector [300] float32, pos_one_hot [15] float32)` (docs/original_code.md §2.6).
 
     A word in the vocabulary takes its vector and, as POS, its VIP category if it has one, else the
     given tag (OTHER if unknown). A word outside the vocabulary takes the `unk` vector and OTHER,
@@ -171,7 +171,7 @@ def write_glove_vocab(out_dir, words: Sequence[str], vectors: np.ndarray) -> Non
 
 
 class TextEntry(NamedTuple):
-    """One line of a HumanML3D text file. `start == end == 0.0` means the whole clip (SPEC §2.2)."""
+    """One line of a HumanML3D text file. `start == end == 0.0` means the whole clip (docs/original_code.md §2.2)."""
 
     caption: str
     tokens: list[str]

@@ -68,7 +68,7 @@ class Diffusion:
     def sample_mixture(self, model, shape_3d, shape_2d, text_emb: torch.Tensor, change_idx: int, *,
                        scale: float | None = None, generator: torch.Generator | None = None,
                        progress: bool = True, on_step: OnStep | None = None) -> torch.Tensor:
-        """Mixture sampling (SPEC §8.2): 2D steps down to original timestep `change_idx`, then 3D.
+        """Mixture sampling (docs/original_code.md §8.2): 2D steps down to original timestep `change_idx`, then 3D.
 
         Guided like every path here when the scale is not 1 (the reference never guided it).
         Returns 3D samples `shape_3d`.
@@ -88,7 +88,7 @@ class Diffusion:
     def sample_2d_then_lift(self, model, shape_2d, text_emb: torch.Tensor, *, scale: float | None = None,
                             generator: torch.Generator | None = None, progress: bool = True,
                             noise: torch.Tensor | None = None, on_step: OnStep | None = None):
-        """generate.py's 2D path (SPEC §8.3): sample 2D, then one unconditional 3D call at t = 0.
+        """generate.py's 2D path (docs/original_code.md §8.3): sample 2D, then one unconditional 3D call at t = 0.
 
         Returns (sample_2d `shape_2d`, motion_3d `[B, 263, 1, T]`).
         """
@@ -138,7 +138,7 @@ def build_diffusion(noise_schedule: str = "cosine", diffusion_steps: int = 1000,
     _check_int("diffusion.sampling_steps", sampling_steps, 1, diffusion_steps, "(at most diffusion.diffusion_steps)")
     _check_real("diffusion.ddim_eta", ddim_eta, 0.0, 1.0)
     _check_real("diffusion.guidance_scale", guidance_scale, -math.inf, math.inf)
-    # Re-deriving the betas over all steps reproduces the reference's tables bit for bit (SPEC §6.1).
+    # Re-deriving the betas over all steps reproduces the reference's tables bit for bit (docs/original_code.md §6.1).
     base = GaussianDiffusion(get_betas(noise_schedule, diffusion_steps))
     base = base.respaced(range(diffusion_steps))
     sampling = base.respaced(sampling_timesteps(diffusion_steps, sampling_steps, sampler))

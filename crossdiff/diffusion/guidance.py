@@ -19,8 +19,8 @@ class GuidedModel(nn.Module):
 
     The conditional and unconditional passes run as ONE batched call: the batch is doubled and the
     second half's text set to zero, which the network treats exactly like force_mask=True (its
-    null condition is embed_text(0), SPEC §5.3). Scale 1 is the identity: one conditional call.
-    Unlike the reference, the scale is applied whenever it is not 1 (SPEC §13.3).
+    null condition is embed_text(0), docs/original_code.md §5.3). Scale 1 is the identity: one conditional call.
+    Unlike the reference, the scale is applied whenever it is not 1 (docs/original_code.md §13.3).
     """
 
     def __init__(self, model, scale: float):
@@ -65,7 +65,7 @@ def head_denoiser(model, text_emb: torch.Tensor, head: str = "m", force_mask: bo
     """Bind the text and pick one output head: `denoise(x_t, t) -> x0_pred` for the samplers.
 
     head "m" is the 3D output `[B, 263, 1, T]`, "j" the 2D output `[B, 134, 1, T]`, chosen
-    explicitly whatever the input modality (the reference chose it by channel count, SPEC §6.2).
+    explicitly whatever the input modality (the reference chose it by channel count, docs/original_code.md §6.2).
     text_emb: `[B, 512]`, the same batch as x_t.
     """
     if head not in HEADS:

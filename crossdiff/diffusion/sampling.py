@@ -6,7 +6,7 @@
   head and guidance already bound (see guidance.py).
 - `diffusion` is a (possibly respaced) GaussianDiffusion. Steps run over its indices
   i = K−1, ..., 0; the tables are read at i, but the network always receives the ORIGINAL
-  training timestep `diffusion.timestep_map[i]` (the reference fed the spaced index, SPEC §13.4).
+  training timestep `diffusion.timestep_map[i]` (the reference fed the spaced index, docs/original_code.md §13.4).
 - `noise` is x_T; every later Gaussian draw comes from `generator` (the global RNG if None), in
   step order and only at steps that use it, so a seed reproduces a sample.
 - The caller chooses train/eval mode (sampling expects eval: no condition dropout).
@@ -67,7 +67,7 @@ def mixture_sample(denoise_2d: Denoise, denoise_2d_to_3d: Denoise, denoise_3d: D
                    diffusion: GaussianDiffusion, noise_2d: torch.Tensor, noise_3d: torch.Tensor,
                    change_idx: int, *, eta: float | None = None, generator: torch.Generator | None = None,
                    progress: bool = False, on_step: OnStep | None = None) -> torch.Tensor:
-    """Mixture sampling (SPEC §8.2): denoise in 2D down to step α, lift to 3D, finish in 3D.
+    """Mixture sampling (docs/original_code.md §8.2): denoise in 2D down to step α, lift to 3D, finish in 3D.
 
     α = `change_idx` is an ORIGINAL timestep; the change happens at index k = `change_step(...)`,
     the first step in sampling order whose original timestep is ≤ α (so k = α with all steps).
@@ -98,7 +98,7 @@ def lift_2d_to_3d(sample: Callable[..., torch.Tensor], denoise_2d: Denoise, lift
                   diffusion: GaussianDiffusion, noise_2d: torch.Tensor, *,
                   generator: torch.Generator | None = None, progress: bool = False,
                   on_step: OnStep | None = None):
-    """generate.py's 2D path (SPEC §8.3): a full 2D sample, then ONE lift call at t = 0.
+    """generate.py's 2D path (docs/original_code.md §8.3): a full 2D sample, then ONE lift call at t = 0.
 
     `sample` is one of the samplers above (with its options bound); `lift` is the 3D head with the
     text masked (`head_denoiser(model, text_emb, "m", force_mask=True)`).

@@ -1,7 +1,7 @@
 """The Gaussian noise process: beta schedules, float64 tables, forward process and posterior.
 
 Notation (Ho et al. 2020): β_t, α_t = 1 − β_t, ᾱ_t = Π_{s≤t} α_s (`alphas_cumprod`).
-The network predicts x0 (SPEC §6.2: START_X) and the reverse variance is the posterior variance
+The network predicts x0 (docs/original_code.md §6.2: START_X) and the reverse variance is the posterior variance
 β̃_t (FIXED_SMALL). Tables are float64 numpy arrays; a coefficient is indexed in float64 and then
 cast to the tensor's dtype (float32 in practice), which reproduces the reference's float32 results
 bit for bit (golden case 5). This module knows nothing about networks or text.
@@ -21,7 +21,8 @@ SCHEDULES = ("cosine", "linear")
 
 
 def cosine_betas(num_timesteps: int, max_beta: float = 0.999) -> np.ndarray:
-    """β_i = min(1 − ᾱ((i+1)/T)/ᾱ(i/T), 0.999) with ᾱ(s) = cos(((s+0.008)/1.008)·π/2)² (SPEC §6.1)."""
+    """β_i = min(1 − ᾱ((i+1)/T)/ᾱ(i/T), 0.999) with ᾱ(s) = cos(((s+0.008)/1.008)·π/2)²,
+    as the original (docs/original_code.md §6.1)."""
     def alpha_bar(s: np.ndarray) -> np.ndarray:
         return np.cos((s + 0.008) / 1.008 * math.pi / 2) ** 2
 
@@ -85,7 +86,7 @@ class GaussianDiffusion:
         self.sqrt_recipm1_alphas_cumprod = np.sqrt(1.0 / ac - 1.0)
         # q(x_{t-1} | x_t, x0) = N(coef1·x0 + coef2·x_t, β̃_t), β̃_t = β_t(1−ᾱ_{t−1})/(1−ᾱ_t)
         self.posterior_variance = betas * (1.0 - ac_prev) / (1.0 - ac)
-        # β̃_0 = 0, so its log is replaced by log β̃_1 (SPEC §6.2); only used where noise is masked.
+        # β̃_0 = 0, so its log is replaced by log β̃_1 (docs/original_code.md §6.2); used only where noise is masked.
         if self.num_timesteps > 1:
             clipped = np.append(self.posterior_variance[1], self.posterior_variance[1:])
         else:
@@ -126,7 +127,7 @@ class GaussianDiffusion:
         """p(x_{t−1} | x_t) from an x0 prediction: the posterior at x̂0 (clamped to [−1, 1] if `clip`).
 
         Returns {"mean", "variance", "log_variance", "pred_xstart"}; the variances are `[B, 1, 1, 1]`.
-        The reference never clips (SPEC §6.2).
+        The reference never clips (docs/original_code.md §6.2).
         """
         if clip:
             x0_pred = x0_pred.clamp(-1.0, 1.0)
@@ -176,7 +177,7 @@ def _ddim_stride_steps(num_timesteps: int, count: int) -> list[int]:
 
 
 def masked_l2(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Per-sample masked mean squared error `[B]` (SPEC §7.1).
+    """Per-sample masked mean squared error `[B]` (docs/original_code.md §7.1).
 
     a, b `[B, C, 1, T]`. A temporal mask `[B, 1, 1, T]` averages over every channel of the masked
     frames (Σmask·C·1 entries); an element mask `[B, C, 1, T]` over its Σmask elements. A sample with

@@ -1,10 +1,12 @@
-"""The T2M text-motion evaluator (Guo et al., CVPR 2022) with the official checkpoint layout (SPEC §9.1).
+"""The T2M text-motion evaluator (Guo et al., CVPR 2022) with the official checkpoint layout.
+
+Networks and key names as the original's: docs/original_code.md §9.1.
 
 Three networks: `MovementConvEncoder` turns features `[B, T, C]` into movement tokens
 `[B, T/4, 512]`, `MotionEncoderBiGRUCo` reads those into a motion embedding `[B, 512]`, and
 `TextEncoderBiGRUCo` reads GloVe vectors + POS one-hots into a text embedding `[B, 512]`.
 `T2MEvaluator` bundles them with the feature columns of one body part (all / upper / lower,
-SPEC §9.2), loads official files (`all.tar`, `upper.tar`, `lower.tar`, `finest.tar`, gzip
+docs/original_code.md §9.2), loads official files (`all.tar`, `upper.tar`, `lower.tar`, `finest.tar`, gzip
 accepted) strictly, and writes its own in the same layout.
 """
 
@@ -29,7 +31,7 @@ CONTACT_COLUMNS = 4        # foot contacts close every feature vector; no evalua
 
 
 def _feature_groups(joints_num: int) -> dict[str, np.ndarray]:
-    """Column numbers of each joint's features in the 263-d (t2m) / 251-d (kit) layout (SPEC §3.1).
+    """Column numbers of each joint's features in the 263-d (t2m) / 251-d (kit) layout (docs/original_code.md §3.1).
 
     Returns root [4], ric [J-1, 3] (row j-1 for joint j), rot [J-1, 6] (same rows), vel [J, 3].
     """
@@ -45,7 +47,7 @@ def _feature_groups(joints_num: int) -> dict[str, np.ndarray]:
 
 
 def eval_feature_index(part: str = "all", skeleton="t2m") -> np.ndarray:
-    """Ascending feature columns an evaluator of `part` reads: 259 / 156 / 103 for t2m (SPEC §9.2).
+    """Ascending feature columns an evaluator of `part` reads: 259 / 156 / 103 for t2m (docs/original_code.md §9.2).
 
     `all` is every column but the foot contacts. `lower` is the root plus the ric, rot and velocity
     columns of the lower-body joints; `upper` is everything else except the contacts.
@@ -128,7 +130,7 @@ class MotionEncoderBiGRUCo(_BiGRUCoEncoder):
 
 
 def length_order(m_lens) -> np.ndarray:
-    """Batch order by motion length, longest first: numpy argsort reversed, as the reference (SPEC §9.3)."""
+    """Batch order by motion length, longest first: numpy argsort reversed (docs/original_code.md §9.3)."""
     lengths = m_lens.cpu().numpy() if torch.is_tensor(m_lens) else np.asarray(m_lens)
     return np.argsort(lengths)[::-1].copy()
 

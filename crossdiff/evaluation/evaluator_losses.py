@@ -39,7 +39,7 @@ class MovementConvDecoder(nn.Module):
 def eval_motions(batch: dict, normalizer) -> torch.Tensor:
     """An evaluation batch's `motion` [B, 263, 1, T] (dataset-normalised) -> [B, T, 263] in the
     evaluator's normalisation (mean_eval/std_eval, or Mean/Std when the folder has none), as the
-    evaluation protocol feeds it (SPEC §9.3)."""
+    evaluation protocol feeds it (docs/original_code.md §9.3)."""
     return normalizer.renorm4t2m(batch["motion"][:, :, 0].permute(0, 2, 1))
 
 

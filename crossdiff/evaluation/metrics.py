@@ -1,4 +1,4 @@
-"""The T2M evaluation metrics as pure numpy functions (SPEC §9.4, golden case 7).
+"""The T2M evaluation metrics as pure numpy functions (docs/original_code.md §9.4, golden case 7).
 
 Inputs are evaluator embeddings `[N, 512]` (float32, as the evaluation loop produces them).
 R-precision and the matching score (MM-Dist) work on consecutive batches of 32 text/motion pairs;

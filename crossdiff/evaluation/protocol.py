@@ -1,9 +1,9 @@
-"""The T2M evaluation protocol with replications (SPEC §9.3-§9.4).
+"""The T2M evaluation protocol with replications (docs/original_code.md §9.3-§9.4).
 
 One replication: iterate a freshly shuffled test loader (batches of 32, drop_last) for
 `test_limit` batches, or over the whole split once (`test_limit=None`, "full"). For each batch the
 ground-truth motions and `generate(batch)` (normalised `[B, 263, 1, T]`) go through `renorm4t2m`
-and every evaluator with the batch's GT lengths (SPEC §9.3); the embeddings of the whole
+and every evaluator with the batch's GT lengths (docs/original_code.md §9.3); the embeddings of the whole
 replication then give R-precision top-1/2/3 and MM-Dist (GT and generated), FID, Diversity (GT
 and generated) and, with `test_mm`, MultiModality (`mm_samples` generations of the texts of the
 first `mm_batches` batches; the first of them doubles as the batch's generated motion).
@@ -237,7 +237,7 @@ class Protocol:
 def co_embeddings(evaluator: T2MEvaluator, batch: dict, motions: list[torch.Tensor]) -> list[np.ndarray]:
     """[text, motion embeddings of motions[0], of motions[1], ...] of one batch, each [B, 512] float32.
 
-    Every motion set [B, T, 263] is read with the batch's GT lengths (SPEC §9.3) and the rows come
+    Every motion set [B, T, 263] is read with the batch's GT lengths (docs/original_code.md §9.3) and the rows come
     in `length_order(lengths)`, as `get_co_embeddings` of each set alone would give them; the sets
     go through the evaluator in one call because its GRUs cost about the same for 2B rows as for B.
     """

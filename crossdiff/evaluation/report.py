@@ -1,4 +1,4 @@
-"""Replication summaries and the results files of an evaluation (SPEC §9.4, §12.1).
+"""Replication summaries and the results files of an evaluation (docs/original_code.md §9.4, §12.1).
 
 Every metric is reported as `mean` and `conf = 1.96·std/√R` over the R replications, with
 numpy's population std (ddof 0), as the reference's `multi_eval`. The headline table follows the

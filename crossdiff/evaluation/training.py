@@ -112,7 +112,8 @@ def gt_matching_metrics(evaluator: T2MEvaluator, dataset, normalizer, rounds: in
                         progress: bool = False) -> dict:
     """Ground-truth R-precision top-1/2/3 and matching score over `rounds` passes of `dataset`.
 
-    Each pass redraws crops, views and captions and shuffles batches of 32 (the T2M protocol, SPEC §9.4).
+    Each pass redraws crops, views and captions and shuffles batches of 32 (the T2M protocol,
+    docs/original_code.md §9.4).
     """
     text, motion = [], []
     for r in range(rounds):

@@ -8,7 +8,7 @@
     copied; the head comes from the face points; pelvis, neck, spine, collars (and feet when the
     layout has none) are affine combinations of other joints, fitted to the canonical skeleton;
  4. the longest stretch in which both hips are seen is kept;
- 5. image coordinates -> the projected HumanML3D coordinates of SPEC §4.1 (`to_projected_units`):
+ 5. image coordinates -> the projected HumanML3D coordinates of docs/original_code.md §4.1 (`to_projected_units`):
     y flipped to point up, scaled so that a robust body size at the clip's start (`body_scale`: a
     high percentile of the torso, thigh and shin lengths over the first 2 s) matches the canonical
     skeleton seen by the reference camera at depth 0 (about 0.533 units per metre), frame-0 root
@@ -71,7 +71,7 @@ class KeypointSettings:
     scale_percentile: float = 90.0    # body size: this percentile over frames of each segment's length,
     scale_window: float = 2.0         # over the first this many seconds of the clip
     min_observed: float = 0.5         # share of the observable feature values a clip must have
-    min_frames: int = 40              # feature rows a clip needs (the dataset's shortest, SPEC §2.4)
+    min_frames: int = 40              # feature rows a clip needs (the dataset's shortest, docs/original_code.md §2.4)
     max_frames: int = 196             # longer clips are cut into pieces of at most this many rows
 
 
@@ -181,7 +181,7 @@ def to_projected_units(joints: np.ndarray, scale: float) -> np.ndarray:
 def feature_dependencies() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Which joints each 2D feature column reads: (frame t [D, J], frame t+1 [D, J], frame-0 root [D]).
 
-    Follows the layout of `features_2d` (SPEC §4.3) for the T2M skeleton.
+    Follows the layout of `features_2d` (docs/original_code.md §4.3) for the T2M skeleton.
     """
     joints, width = T2M.joints_num, T2M.feature_dim_2d
     now, ahead, first_root = np.zeros((width, joints), bool), np.zeros((width, joints), bool), np.zeros(width, bool)

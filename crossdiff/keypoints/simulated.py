@@ -4,7 +4,7 @@
 joints the 2D training data are projected from). `coco_points_3d` places the COCO-17 body points a
 detector would report on such joints (the face points around the head joint, from the body's
 heading). `synthetic_detections` turns a clip into the keypoint file of a "video": resampled to
-the video frame rate, seen by camera `view` of SPEC §4.1, in image pixels with y down, with
+the video frame rate, seen by camera `view` of docs/original_code.md §4.1, in image pixels with y down, with
 position noise, low-confidence misses, frames without any detection, a limb keypoint hidden
 for a while and an optional second, smaller person. The features of the clean projection,
 `features_2d(project_views(positions)[view])`, are then the ground truth for what

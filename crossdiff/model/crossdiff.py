@@ -1,7 +1,7 @@
 """The CrossDiff denoiser: modality encoders, a shared bridge and one cross decoder per modality.
 
-G_{iD->jD}(x_t, t, c) = D_jD(E_share(E_iD(x_t, t, c))) (SPEC §5.4). The attribute names and their
-registration order are the official checkpoint's (SPEC §5.2, §5.5), so official weights load with
+G_{iD->jD}(x_t, t, c) = D_jD(E_share(E_iD(x_t, t, c))) (docs/original_code.md §5.4). The attribute names and their
+registration order are the official checkpoint's (docs/original_code.md §5.2, §5.5), so official weights load with
 `strict=True`. The network predicts x0 in normalised feature space and knows nothing about noise.
 """
 
@@ -31,7 +31,7 @@ class CrossDiff(nn.Module):
 
     Inputs are `[B, C, 1, T]` with C = njoints_m (3D) or njoints_j (2D) and T = max_frames; the
     learned query tokens have exactly max_frames positions. No attention masks anywhere: padded
-    frames are processed like real ones and the losses apply the masks (SPEC §5.4).
+    frames are processed like real ones and the losses apply the masks (docs/original_code.md §5.4).
     """
 
     def __init__(self, njoints_m: int = 263, njoints_j: int = 134, latent_dim: int = 512, layers: int = 4,
@@ -46,7 +46,7 @@ class CrossDiff(nn.Module):
         self.max_frames = max_frames
         self.cond_mask_prob = cond_mask_prob
         d, h = latent_dim, num_heads
-        # Registration order = state_dict key order of the official checkpoints (SPEC §5.2).
+        # Registration order = state_dict key order of the official checkpoints (docs/original_code.md §5.2).
         self.motion_token = nn.Parameter(torch.randn(max_frames, 1, d))
         self.joint_token = nn.Parameter(torch.randn(max_frames, 1, d))
         self.p_linear_m = nn.Linear(njoints_m - ROOT_WIDTH["m"], d)
@@ -87,7 +87,7 @@ class CrossDiff(nn.Module):
                 weight[:2 * d].copy_(torch.eye(d).repeat(2, 1) * scale)
 
     def _add_root_pipeline(self, m: str, d: int, h: int, dropout: float) -> None:
-        """r_linear_*, r_encoder_*, r_decoder_*, r_linear2_*, in that order (SPEC §5.2 items 11-15)."""
+        """r_linear_*, r_encoder_*, r_decoder_*, r_linear2_*, in that order (docs/original_code.md §5.2)."""
         setattr(self, f"r_linear_{m}", nn.Linear(ROOT_WIDTH[m], d))
         setattr(self, f"r_encoder_{m}", transformer_encoder(ROOT_LAYERS, d, h, ROOT_FF_SIZE, dropout))
         setattr(self, f"r_decoder_{m}",
@@ -99,7 +99,7 @@ class CrossDiff(nn.Module):
         """`x [B, C, 1, T]`, `timesteps [B]` int64, `y [B, text_dim]` -> {"m": [B, njoints_m, 1, T] or
         None, "j": [B, njoints_j, 1, T] or None}. The modality of x is read from C.
 
-        The root stream of every output comes from the input modality's root encoder (SPEC §5.4).
+        The root stream of every output comes from the input modality's root encoder (docs/original_code.md §5.4).
         """
         src = self._modality(x, "x")
         emb = self._condition(timesteps, drop_text(y, self.cond_mask_prob, self.training, force_mask))
@@ -109,7 +109,7 @@ class CrossDiff(nn.Module):
                 "j": self._decode("j", memory, root) if return_j else None}
 
     def forward_both(self, m_t: torch.Tensor, j_t: torch.Tensor, timesteps: torch.Tensor, y: torch.Tensor) -> dict:
-        """All four cross paths of stage I in one pass (SPEC §7.2).
+        """All four cross paths of stage I in one pass (docs/original_code.md §7.2).
 
         `m_t [B, njoints_m, 1, T]`, `j_t [B, njoints_j, 1, T]`, `timesteps [B]`, `y [B, text_dim]` ->
         {"m_from_m", "j_from_m"} from m_t and {"m_from_j", "j_from_j"} from j_t. Equal to two

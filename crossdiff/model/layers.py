@@ -33,7 +33,7 @@ def sinusoid_table(d_model: int, max_len: int = PE_MAX_LEN) -> torch.Tensor:
 class PositionalEncoding(nn.Module):
     """Adds the sinusoid table to a sequence `[S, B, d]`, then dropout.
 
-    The table is a frozen nn.Parameter, not a buffer (SPEC §13.22): `model.parameters()` counts it,
+    The table is a frozen nn.Parameter, not a buffer (docs/original_code.md §13.22): `model.parameters()` counts it,
     as the reference's "Total params" does, and checkpoints hold it under every path that reaches it.
     """
 
@@ -66,7 +66,7 @@ class TimestepEmbedder(nn.Module):
 
 
 def drop_text(text_emb: torch.Tensor, prob: float, training: bool, force_mask: bool = False) -> torch.Tensor:
-    """The classifier-free condition mask (SPEC §5.3): `[B, D] -> [B, D]`.
+    """The classifier-free condition mask (docs/original_code.md §5.3): `[B, D] -> [B, D]`.
 
     force_mask gives zeros (the null condition, so the text token is just `embed_text.bias`);
     in training each sample is zeroed with probability `prob`, one Bernoulli draw per row.
@@ -105,7 +105,7 @@ def attention(mha: nn.MultiheadAttention, query: torch.Tensor, memory: torch.Ten
 
 def _no_masks(*masks) -> None:
     if any(m is not None and m is not False for m in masks):
-        raise ValueError("CrossDiff layers take no attention masks (the reference uses none, SPEC §5.4)")
+        raise ValueError("CrossDiff layers take no attention masks (the original uses none)")
 
 
 class EncoderLayer(nn.TransformerEncoderLayer):

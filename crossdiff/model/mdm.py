@@ -1,4 +1,4 @@
-"""The MDM baseline (SPEC §5.8): one transformer encoder over [step/text token, frames], 3D only.
+"""The MDM baseline (docs/original_code.md §5.8): one transformer encoder over [step/text token, frames], 3D only.
 
 Key layout of the reference's `MDM` with arch `trans_enc` and `hml_vec` features (golden
 case 4): input_process.poseEmbedding, sequence_pos_encoder, seqTransEncoder.layers.N,

@@ -18,7 +18,7 @@ The file:
   (Blender) agree. Rotation channels are applied left to right: R = Rz · Rx · Ry (degrees).
 
 The rest pose (all rotations zero) stands upright: each bone that is its parent's only child
-points as in the skeleton's canonical pose (the raw IK directions of SPEC §3.3 would put the
+points as in the skeleton's canonical pose (the raw IK directions of docs/original_code.md §3.3 would put the
 shoulders straight below the collars and the head in front of the neck), with the median length
 the bone has in the motion. A joint with several children (pelvis: hips and spine; spine3: neck
 and collars) cannot bend its children independently, so their offsets are the median of where

@@ -1,17 +1,19 @@
-"""The four-camera 2D projection and the 134-d 2D feature vector (128-d for KIT-ML), SPEC §4.
+"""The four-camera 2D projection and the 134-d 2D feature vector (128-d for KIT-ML).
+
+The original's cameras and layout: docs/original_code.md §4.1, §4.3.
 
 `project_views` turns joints [T, J, 3] into four views [4, T, J, 2]; `features_2d` turns 2D joints
 into features [T-1, 134]; `recover_2d` inverts the positions; `project_clip` is what
 `prepare/project.py` writes for one clip. Golden case 2 pins all of it.
 
-Feature layout per frame t = 0..T-2 with J joints and P the 2D joints minus the frame-0 root (§4.3):
+Feature layout per frame t = 0..T-2 with J joints and P the 2D joints minus the frame-0 root:
     [0:2]                 P_root[t+1] - P_root[0]   ("root_v": a position one frame ahead, not a velocity)
     [2 : 2+2(J-1)]        P_j[t] - P_root[t] for joints 1..J-1
     [.. : +2(J-1)]        2D bone rotations of joints 1..J-1: (cos Δ, -sin Δ) of the angle to the previous bone
     [.. : +2J]            P[t+1] - P[t] for all joints
     [-4:-2], [-2:]        contacts of the left, then the right foot joints (squared 2D step < threshold)
 
-The "root_v" columns are kept as the reference has them (SPEC §13.7): the official 2D statistics and
+The "root_v" columns are kept as the reference has them (docs/original_code.md §13.7): the official 2D statistics and
 checkpoints were made with them. Row t therefore pairs the root of frame t+1 with the pose of frame t.
 """
 
@@ -25,7 +27,7 @@ from crossdiff.errors import UserError
 from crossdiff.geometry import ops_for
 from crossdiff.skeleton import Skeleton, get_skeleton
 
-# Rotations about +y by 0°, 90°, 180° and 270°, applied as X' = R X (SPEC §4.1).
+# Rotations about +y by 0°, 90°, 180° and 270°, applied as X' = R X (docs/original_code.md §4.1).
 VIEW_ROTATIONS = np.array([
     [[1, 0, 0], [0, 1, 0], [0, 0, 1]],
     [[0, 0, 1], [0, 1, 0], [-1, 0, 0]],
@@ -103,7 +105,7 @@ def features_2d(joints2d, skeleton: str | Skeleton = "t2m") -> np.ndarray:
 def recover_2d(features, joints_num: int):
     """2D joints from 2D features, [..., T, D] -> [..., T, J, 2]; numpy or torch, same type out.
 
-    joints = concat(root, root + relative). Kept quirk (SPEC §4.3, §13.7): the root columns hold
+    joints = concat(root, root + relative). Kept quirk (docs/original_code.md §4.3, §13.7): the root columns hold
     the root of frame t+1, so row t puts the pose of frame t at the root of frame t+1.
     """
     ops = ops_for(features)

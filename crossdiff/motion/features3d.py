@@ -1,10 +1,10 @@
-"""Joint positions <-> the HumanML3D feature vector (263-d for T2M, 251-d for KIT-ML), SPEC §3.
+"""Joint positions <-> the HumanML3D feature vector (263-d for T2M, 251-d for KIT-ML), docs/original_code.md §3.
 
 `joints_to_features` is the HumanML3D preprocessing (retarget onto a target skeleton, put on the
 floor, face +z at frame 0, extract features); golden case 1 pins it. `recover_from_ric` is the
 inverse used at generation time: numpy or torch, any leading batch axes, differentiable.
 
-Feature layout per frame t = 0..T-2, with J joints (SPEC §3.1):
+Feature layout per frame t = 0..T-2, with J joints (docs/original_code.md §3.1):
     [0]                          root angular velocity about +y (half the yaw increment)
     [1:3]                        root linear velocity (x, z) in the facing frame of t+1
     [3]                          root height
@@ -194,7 +194,7 @@ def recover_root(features):
 
     The yaw is the cumulative sum of column 0, shifted by one frame, used directly as the quaternion
     half-angle; the root steps (columns 1:3 of the previous frame) are turned back into the world
-    frame and summed; the height is column 3 (SPEC §3.2).
+    frame and summed; the height is column 3 (docs/original_code.md §3.2).
     """
     ops = ops_for(features)
     xp, f = ops.xp, ops.asfloat(features)
@@ -210,7 +210,7 @@ def recover_root(features):
 def recover_from_ric(features, joints_num: int):
     """Joint positions from features, [..., T, D] -> [..., T, J, 3]; numpy in, numpy out; torch in, torch out.
 
-    Uses only the root columns and the root-relative positions (SPEC §3.2). numpy results are
+    Uses only the root columns and the root-relative positions (docs/original_code.md §3.2). numpy results are
     float64; torch results keep the input's dtype and device and carry gradients.
     """
     width = 4 + 3 * (joints_num - 1)

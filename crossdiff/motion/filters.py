@@ -1,8 +1,8 @@
 """One-Euro low-pass filter (Casiez et al., CHI 2012) with one state per clip.
 
-`finetune_ucf` smooths the teacher's pseudo 3D labels along time with it (SPEC §7.4). The reference
+`finetune_ucf` smooths the teacher's pseudo 3D labels along time with it (docs/original_code.md §7.4). The reference
 keeps a single filter object whose state runs on from one clip's last frame into the next clip and
-from one batch into the next (SPEC §13.13). Here the state is a tensor with one row per clip, it
+from one batch into the next (docs/original_code.md §13.13). Here the state is a tensor with one row per clip, it
 starts fresh at every `one_euro_smooth` call (or `OneEuroFilter.reset()`), and frames past a clip's
 length leave its state and values untouched.
 

@@ -143,7 +143,7 @@ class CameraTrack:
     distance: float           # metres from the target
 
 
-# The original's view direction (SPEC §10.3: camera at (7.36, -6.93, 5.6) relative to the body):
+# The original's view direction (docs/original_code.md §10.3: camera at (7.36, -6.93, 5.6) relative to the body):
 # in front of the body, to its left, and above it.
 VIEW_DIRECTION = np.array([7.36, -6.93, 5.6]) / np.linalg.norm([7.36, -6.93, 5.6])
 

@@ -19,7 +19,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 LEFT, RIGHT = 0, 1
-# Joint ids on the T2M tree (SPEC §3.3) that the plan drives directly.
+# Joint ids on the T2M tree (docs/original_code.md §3.3) that the plan drives directly.
 HIP, KNEE, ANKLE, TOE = (1, 2), (4, 5), (7, 8), (10, 11)
 SHOULDER, ELBOW, COLLAR = (16, 17), (18, 19), (13, 14)
 SPINE, NECK = (3, 6, 9), 12

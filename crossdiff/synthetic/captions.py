@@ -14,7 +14,7 @@ from crossdiff.synthetic.curves import FPS
 from crossdiff.synthetic.lexicon import LEXICON, MIRROR_WORDS
 from crossdiff.synthetic.phrases import PHRASES, VerbPhrase
 
-# HumanML3D drops caption segments shorter than this many frames (SPEC §2.4).
+# HumanML3D drops caption segments shorter than this many frames (docs/original_code.md §2.4).
 MIN_SEGMENT_FRAMES = 40
 SUBJECTS = {"a person": ["his", "their"], "someone": ["their"], "the person": ["his", "their"], "a man": ["his"],
             "the man": ["his"], "a woman": ["her"], "the woman": ["her"], "a human": ["their"], "a figure": ["their"]}

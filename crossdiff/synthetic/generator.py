@@ -21,7 +21,7 @@ from crossdiff.synthetic.body import BodyPlan, RestBody, local_to_world_xz, solv
 from crossdiff.synthetic.captions import MIRROR_WORDS, Part, make_captions, mirror_caption
 from crossdiff.skeleton import SKELETONS
 
-# Joint frames per clip: the 263-d features then have 40..196 frames (HumanML3D's range, SPEC §2.4).
+# Joint frames per clip: the 263-d features then have 40..196 frames (HumanML3D's range, docs/original_code.md §2.4).
 MIN_FRAMES, MAX_FRAMES = 41, 197
 COMPOSITION_RATE = 0.35
 

@@ -3,7 +3,7 @@
 Captions are built only from these words, so their HumanML3D tokens (`lemma/POS`, as spaCy would
 write them) are known exactly, and the GloVe-format vectors can place synonyms (same concept)
 near each other. POS tags are spaCy's universal tags; the evaluator's word vectorizer maps the
-ones outside its 15 categories (CCONJ, PART, SCONJ) to OTHER (SPEC §2.6).
+ones outside its 15 categories (CCONJ, PART, SCONJ) to OTHER (docs/original_code.md §2.6).
 """
 
 from __future__ import annotations
@@ -241,7 +241,7 @@ shoulder shoulder NOUN shoulder
 height height NOUN height
 """
 
-# Left/right and the turning senses swap under the mirror (SPEC §2.3).
+# Left/right and the turning senses swap under the mirror (docs/original_code.md §2.3).
 MIRROR_WORDS = {"left": "right", "right": "left", "clockwise": "counterclockwise", "counterclockwise": "clockwise"}
 
 

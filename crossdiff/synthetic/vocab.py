@@ -17,7 +17,7 @@ from crossdiff.synthetic.lexicon import LEXICON
 DIM = 300
 WORD_SPREAD = 0.45   # size of a word's own part relative to its concept's
 NORM = 5.0           # GloVe 6B-300d vectors have norms of about 5-7
-# Tokens the T2M word vectorizer looks up besides caption words (SPEC §2.6).
+# Tokens the T2M word vectorizer looks up besides caption words (docs/original_code.md §2.6).
 SPECIAL_WORDS = ("sos", "eos", "unk")
 
 

@@ -1,6 +1,6 @@
 """Interval means for training logs: each report averages only the steps since the previous one.
 
-(The reference reported running means since the process started, SPEC §13.15.)
+(The reference reported running means since the process started, docs/original_code.md §13.15.)
 """
 
 from __future__ import annotations

@@ -1,14 +1,14 @@
-"""Training objectives: one function per cross path and one per mode (SPEC §7).
+"""Training objectives: one function per cross path and one per mode (docs/original_code.md §7).
 
 Each path is a masked L2 between the clean target and the network's x0 prediction. Masks:
 `[B, 1, 1, T]` temporal masks average over every channel of the valid frames, `[B, C, 1, T]`
-element masks over the valid elements only (SPEC §7.1).
+element masks over the valid elements only (docs/original_code.md §7.1).
 
 Modes
     pretrain      L = L_3D→3D + L_2D→2D + w_m2j·L_3D→2D + w_j2m·L_2D→3D   (stage I)
     finetune      L = L_3D→3D                                            (stage II)
     finetune_ucf  pretrain's four paths on a batch whose 2D-only samples get pseudo 3D
-                  targets from a frozen teacher, smoothed per clip (SPEC §7.4)
+                  targets from a frozen teacher, smoothed per clip (docs/original_code.md §7.4)
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def path_2d_to_3d(motion, pred, mask3d):
 
 
 def four_path_terms(motion, joint, pred, mask3d, mask2d, mask3d2d) -> dict:
-    """The four per-sample losses `[B]` of stage I (SPEC §7.2 step 5)."""
+    """The four per-sample losses `[B]` of stage I (docs/original_code.md §7.2 step 5)."""
     return {
         "3d_3d": path_3d_to_3d(motion, pred, mask3d),
         "2d_2d": path_2d_to_2d(joint, pred, mask2d),
@@ -61,7 +61,7 @@ class Objective(nn.Module):
     """The whole loss as one module, so DistributedDataParallel wraps exactly what runs per step.
 
     `forward(batch, t, text_emb, noise3d, noise2d) -> (loss, {term: mean value})`, where `batch`
-    holds the collated tensors of SPEC §2.7 on the right device and `t` is `[B]` int64.
+    holds the collated tensors of docs/original_code.md §2.7 on the right device and `t` is `[B]` int64.
     """
 
     def __init__(self, model: nn.Module, diffusion, mode: str, w_m2j: float, w_j2m: float,
@@ -86,7 +86,7 @@ class Objective(nn.Module):
         return loss, {k: v.detach().mean() for k, v in terms.items()}
 
     def _finetune(self, batch, t, text_emb, noise3d) -> dict:
-        """Stage II: only 3D→3D with the padding mask; `valid` is not applied (SPEC §7.3)."""
+        """Stage II: only 3D→3D with the padding mask; `valid` is not applied (docs/original_code.md §7.3)."""
         motion = batch["motion"]
         m_t = self.diffusion.q_sample(motion, t, noise3d)
         pred = self.model(m_t, t, text_emb, return_m=True, return_j=False)
@@ -100,7 +100,7 @@ class Objective(nn.Module):
         mask3d2d = mask2d * valid
         if self.mode == "finetune_ucf":
             motion, mask3d, mask2d, mask3d2d = self._with_pseudo_labels(batch, text_emb, valid)
-            # SPEC §7.4: 2D-only samples are noised after masking unobserved elements.
+            # docs/original_code.md §7.4: 2D-only samples are noised after masking unobserved elements.
             m_t = self.diffusion.q_sample(motion * batch["motion_mask"], t, noise3d)
             j_t = self.diffusion.q_sample(joint * batch["joint_mask"], t, noise2d)
         else:
@@ -110,12 +110,12 @@ class Objective(nn.Module):
         return four_path_terms(motion, joint, pred, mask3d, mask2d, mask3d2d)
 
     def _with_pseudo_labels(self, batch, text_emb, valid):
-        """Targets and masks for a mixed batch: GT 3D where valid, teacher 3D elsewhere (SPEC §7.4)."""
+        """Targets, masks of a mixed batch: GT 3D where valid, teacher 3D elsewhere (docs/original_code.md §7.4)."""
         pseudo = self.pseudo_label(batch, text_emb)
         motion = valid * batch["motion"] + (1 - valid) * pseudo
         mask = valid * batch["mask"].float() + (1 - valid) * batch["motion_mask"]
         joint_mask = batch["joint_mask"]
-        # SPEC §7.4: L_3D→2D uses the plain 2D mask in this mode (2D exists for every sample).
+        # docs/original_code.md §7.4: L_3D→2D uses the plain 2D mask in this mode (2D exists for every sample).
         return motion, mask.expand_as(motion), joint_mask, joint_mask
 
 

@@ -95,10 +95,10 @@ def center_text_if_asked(cfg, objective, encode_text, dataset, log) -> None:
 
 
 class PseudoLabeler:
-    """3D targets for 2D-only clips from a frozen teacher, smoothed along time per clip (SPEC §7.4).
+    """3D targets for 2D-only clips from a frozen teacher, smoothed along time per clip (docs/original_code.md §7.4).
 
     The teacher sees the clean masked 2D at t = 0 without text (as the reference). Unlike the
-    reference, the One-Euro state starts fresh for every clip (SPEC §13.13).
+    reference, the One-Euro state starts fresh for every clip (docs/original_code.md §13.13).
     """
 
     def __init__(self, teacher: torch.nn.Module):

@@ -97,7 +97,7 @@ class Trainer:
         from torch.nn.parallel import DistributedDataParallel
 
         ids = [self.rt.local_rank] if self.rt.device.startswith("cuda") else None
-        # Stage II and the UCF mode leave 2D-only parameters unused (SPEC §7.3).
+        # Stage II and the UCF mode leave 2D-only parameters unused (docs/original_code.md §7.3).
         return DistributedDataParallel(objective, device_ids=ids, find_unused_parameters=objective.mode != "pretrain")
 
     def _tensorboard(self):
@@ -195,7 +195,8 @@ class Trainer:
         text_emb = self.encode_text(batch["text"]).to(self.rt.device)
         B = batch["motion"].shape[0]
         num_steps = self.objective.diffusion.num_timesteps
-        t = torch.randint(0, num_steps, (B,), device=self.rt.device)  # one t for both modalities (SPEC §7.2)
+        # One t for both modalities (docs/original_code.md §7.2).
+        t = torch.randint(0, num_steps, (B,), device=self.rt.device)
         noise3d, noise2d = torch.randn_like(batch["motion"]), torch.randn_like(batch["joint"])
         self._set_lr()
         with self._autocast():
@@ -244,7 +245,7 @@ class Trainer:
     def _evaluate(self) -> None:
         # Evaluation samples noise; fork every RNG so training continues exactly as without it
         # (and as a run resumed from this step's checkpoint does). Eval mode inside, train mode again after
-        # (the reference stayed in eval mode: SPEC §13.2).
+        # (the reference stayed in eval mode: docs/original_code.md §13.2).
         py_state, np_state = random.getstate(), np.random.get_state()
         with torch.random.fork_rng(devices=[]), module_mode(self.model, training=False):
             metrics = self.evaluate_fn(self.model, self.step)

@@ -287,3 +287,16 @@ def test_app_py_serves_until_interrupted_and_writes_its_config(tmp_path, files):
     finally:
         process.kill()
     assert (tmp_path / "save" / "tiny" / "app" / "config.yaml").is_file()
+
+
+def test_request_seconds_are_converted_at_the_models_frame_rate():
+    """A KIT-ML model (12.5 fps) turns 2 s into 25 frames, a HumanML3D one (20 fps) into 40."""
+    from types import SimpleNamespace
+
+    from crossdiff.webapp.params import Limits, parse_generate
+
+    app = SimpleNamespace(min_seconds=0.5, max_samples=2, max_guidance=10.0)
+    body = {"caption": "a person walks", "seconds": 2, "samples": 1, "seed": 0, "guidance": 1, "path": "3d"}
+    kit, t2m = Limits.from_config(app, 196, fps=12.5), Limits.from_config(app, 196, fps=20.0)
+    assert (kit.min_frames, t2m.min_frames) == (6, 10)
+    assert parse_generate(body, kit).frames == 25 and parse_generate(body, t2m).frames == 40

@@ -12,9 +12,7 @@ from pathlib import Path
 
 import torch
 
-from crossdiff.generation import FPS
 from crossdiff.io import save_npy
-from crossdiff.skeleton import SKELETONS
 from crossdiff.text_encoder import CONTEXT_LENGTH
 from crossdiff.webapp.jobs import Job
 from crossdiff.webapp.params import PATH_LABELS, GenerateParams, Limits, clip_token_count
@@ -42,16 +40,16 @@ class DemoEngine:
 
     def info(self) -> dict:
         """What the page shows and checks before asking: the model, the limits and the defaults."""
-        diffusion = self.sampler.diffusion
-        return {"checkpoint": self.sampler.checkpoint, "fps": FPS,
+        diffusion, fps = self.sampler.diffusion, self.limits.fps
+        return {"checkpoint": self.sampler.checkpoint, "fps": fps,
                 "sampler": diffusion.sampler, "steps": diffusion.sampling.num_timesteps,
-                "limits": {"min_seconds": self.limits.min_frames / FPS, "max_seconds": self.limits.max_frames / FPS,
+                "limits": {"min_seconds": self.limits.min_frames / fps, "max_seconds": self.limits.max_frames / fps,
                            "max_samples": self.limits.max_samples, "max_guidance": self.limits.max_guidance,
                            "max_clip_tokens": 75},
-                "defaults": {"seconds": min(4.0, self.limits.max_frames / FPS), "samples": 1,
+                "defaults": {"seconds": min(4.0, self.limits.max_frames / fps), "samples": 1,
                              "seed": self.default_seed, "guidance": diffusion.guidance_scale, "path": "3d"},
                 "paths": PATH_LABELS, "examples": list(EXAMPLE_CAPTIONS),
-                "chains": [list(chain) for chain in SKELETONS["t2m"].chains]}
+                "chains": [list(chain) for chain in self.sampler.skeleton.chains]}
 
     def generate(self, params: GenerateParams, job: Job) -> dict:
         """Sample `params.samples` motions of one caption; returns them for the page."""
@@ -67,13 +65,14 @@ class DemoEngine:
         samples = []
         for k, (_, joints) in enumerate(clips):
             sample = Sample(id=f"{job.id}-{k}", caption=params.caption, seed=params.seed, path=params.path,
-                            guidance=params.guidance, joints=joints, folder=folder)
+                            guidance=params.guidance, joints=joints, fps=self.limits.fps, folder=folder)
             save_npy(sample.file(".npy"), joints)
             self.samples.add(sample)
             samples.append(sample)
+        seconds = params.frames / self.limits.fps
         self.log.info("%s: %d samples of %r (%.1f s, path %s, guidance %g, seed %d) in %s", job.id, len(samples),
-                      params.caption, params.frames / FPS, params.path, params.guidance, params.seed, folder)
-        return {"caption": params.caption, "seconds": params.frames / FPS, "seed": params.seed,
+                      params.caption, seconds, params.path, params.guidance, params.seed, folder)
+        return {"caption": params.caption, "seconds": seconds, "seed": params.seed,
                 "path": params.path, "guidance": params.guidance, "notes": _notes(params.caption),
                 "samples": [s.to_json() for s in samples]}
 

@@ -1,6 +1,6 @@
 """The fields of a generate request, checked one by one: every bad value is a UserError naming it.
 
-    limits = Limits.from_config(cfg.app, cfg.model.max_frames)
+    limits = Limits.from_config(cfg.app, cfg.model.max_frames, fps=sampler.skeleton.fps)
     params = parse_generate({"caption": "a person jumps", "seconds": 3, "samples": 2, "seed": 1,
                              "guidance": 2.5, "path": "3d"}, limits)
 """
@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from crossdiff.errors import UserError
-from crossdiff.generation import FPS
 from crossdiff.inference import PATHS
 
 CLIP_CONTEXT = 77          # CLIP's context: start and end tokens + 75 caption tokens
@@ -29,22 +28,23 @@ class Limits:
     max_frames: int
     max_samples: int
     max_guidance: float
+    fps: float        # the model's skeleton's frame rate: seconds <-> frames
 
     @classmethod
-    def from_config(cls, app, max_frames: int) -> "Limits":
-        min_frames = max(1, round(app.min_seconds * FPS))
+    def from_config(cls, app, max_frames: int, fps: float) -> "Limits":
+        min_frames = max(1, round(app.min_seconds * fps))
         if min_frames > max_frames:
             raise UserError(f"app.min_seconds={app.min_seconds} is longer than the model's "
-                            f"{max_frames / FPS:.1f} s (model.max_frames={max_frames})")
+                            f"{max_frames / fps:.1f} s (model.max_frames={max_frames})")
         if app.max_samples < 1:
             raise UserError(f"app.max_samples must be at least 1, got {app.max_samples}")
-        return cls(min_frames, max_frames, int(app.max_samples), float(app.max_guidance))
+        return cls(min_frames, max_frames, int(app.max_samples), float(app.max_guidance), fps)
 
 
 @dataclass(frozen=True)
 class GenerateParams:
     caption: str
-    frames: int       # at FPS
+    frames: int       # at limits.fps
     samples: int
     seed: int
     guidance: float
@@ -57,9 +57,10 @@ def parse_generate(body, limits: Limits) -> GenerateParams:
         raise UserError("the request body must be a JSON object with caption, seconds, samples, seed, "
                         "guidance and path")
     seconds = _number(body, "seconds")
-    frames = round(seconds * FPS)
+    frames = round(seconds * limits.fps)
     if not limits.min_frames <= frames <= limits.max_frames:
-        raise UserError(f"seconds must be from {limits.min_frames / FPS:g} to {limits.max_frames / FPS:g} "
+        shortest, longest = limits.min_frames / limits.fps, limits.max_frames / limits.fps
+        raise UserError(f"seconds must be from {shortest:g} to {longest:g} "
                         f"(this model's longest motion), got {seconds:g}")
     samples = _integer(body, "samples", 1, limits.max_samples)
     seed = _integer(body, "seed", 0, MAX_SEED)

@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 
 from crossdiff.errors import UserError
-from crossdiff.generation import FPS
 
 SAMPLE_ID = re.compile(r"^j\d+-\d+$")
 DOWNLOADS = {  # kind -> (suffix of the file, content type)
@@ -42,6 +41,7 @@ class Sample:
     path: str
     guidance: float
     joints: np.ndarray            # [L, 22, 3] metres
+    fps: float                    # its skeleton's frame rate
     folder: Path
     body: str | None = None       # the fitted body's name, None before "Fit body"
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -53,7 +53,7 @@ class Sample:
         """What the page needs to play the sample and offer its downloads."""
         kinds = [k for k in DOWNLOADS if self.body is not None or not k.startswith(("mesh", "obj"))]
         return {"id": self.id, "caption": self.caption, "seed": self.seed, "path": self.path,
-                "guidance": self.guidance, "frames": len(self.joints), "fps": FPS, "body": self.body,
+                "guidance": self.guidance, "frames": len(self.joints), "fps": self.fps, "body": self.body,
                 "joints": np.round(self.joints, 4).tolist(),
                 "downloads": {k: f"/api/samples/{self.id}/download/{k}" for k in kinds}}
 
@@ -106,11 +106,12 @@ def _write(sample: Sample, kind: str, path: Path) -> None:
     if kind == "bvh":
         from crossdiff.motion.bvh import write_bvh
 
-        write_bvh(path, sample.joints, fps=FPS)
+        write_bvh(path, sample.joints, fps=sample.fps)
     elif kind == "mp4":
         from crossdiff.render.stick import render_3d
 
-        render_3d(sample.joints, path, title=f"{sample.caption} ({len(sample.joints) / FPS:.1f} s)", fps=FPS)
+        seconds = len(sample.joints) / sample.fps
+        render_3d(sample.joints, path, title=f"{sample.caption} ({seconds:.1f} s)", fps=sample.fps)
     else:  # the joints and the mesh are written when they are made
         raise NotFound(f"{path.name} is missing from {sample.folder}")
 

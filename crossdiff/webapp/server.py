@@ -139,7 +139,7 @@ class Demo:
 def build_demo(cfg, sampler, out_dir: Path, log: logging.Logger, host: str, port: int) -> Demo:
     """The server (bound, not yet serving) around a loaded sampler, configured by cfg.app."""
     app = cfg.app
-    limits = Limits.from_config(app, cfg.model.max_frames)
+    limits = Limits.from_config(app, cfg.model.max_frames, sampler.skeleton.fps)
     engine = DemoEngine(sampler, limits, out_dir, change_idx=cfg.generate.change_idx,
                         fit_iterations=app.fit_iterations, body_folder=app.body_folder,
                         default_seed=cfg.seed, log=log)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from crossdiff.errors import UserError
+from crossdiff.skeleton import SKELETONS
 
 STANDARD_RATES = (12.5, 15.0, 20.0, 24000 / 1001, 24.0, 25.0, 30000 / 1001, 30.0, 48.0, 50.0, 60000 / 1001, 60.0,
                   72.0, 90.0, 100.0, 119.88, 120.0, 240.0, 250.0, 480.0)
@@ -29,7 +30,7 @@ def source_fps(frame_time: float, fps_in: float | None = None) -> float:
     return nearest if abs(nearest - fps) <= SNAP_TOLERANCE * nearest else fps
 
 
-def resample(positions: np.ndarray, fps_in: float, fps_out: float = 20.0) -> np.ndarray:
+def resample(positions: np.ndarray, fps_in: float, fps_out: float = SKELETONS["t2m"].fps) -> np.ndarray:
     """[T, ...] samples at `fps_in` -> [T', ...] at `fps_out`, T' = floor(duration * fps_out) + 1."""
     frames = len(positions)
     duration = (frames - 1) / fps_in

@@ -1,16 +1,29 @@
-"""Training throughput (samples/s) of stage I for the demo and the full-size config, with and without the
-text-embedding cache. Prints figures; asserts nothing.
+"""Stage-I training step, ours against the original's, side by side in one process. Prints; asserts nothing.
 
-    .venv/bin/python bench/train_bench.py [--steps 3] [--full-batch 4] [--threads 2] [--skip-full]
+    .venv/bin/python bench/train_bench.py [--sizes full small] [--repeats 5] [--threads 2]
+                                          [--variants original original+ours ours] [--profile]
+                                          [--cache-throughput]
 
-Each measurement times `--steps` optimiser steps of the real Objective (all four cross paths) on
-random features after one warm-up step. "no cache" runs CLIP (random ViT-B/32 weights) on every
-step's captions, as the reference does; "cache" reads them from the embedding cache.
+For each size (full: latent 512, 4/6 layers, batch 8; small: latent 128, 2/2 layers, batch 32; both
+HumanML3D widths, 196 frames, default config otherwise, dropout 0.1) it builds one CrossDiff and
+times, alternating in one process after a warm-up step each, --repeats steps of (--variants)
+  * original: the original's step (bench/original_step.py: one full forward pass per modality, each
+    returning both heads, torch's own layers and dropout, AdamW as the original builds it);
+  * original+ours: the same structure with our layers (two `model.forward` calls; not by default);
+  * ours: the trainer's step (Objective + the trainer's optimizer);
+and prints the median seconds and the ratios. Each step is zero_grad, forward, backward, optimizer
+step on random data. Before timing it checks, in eval mode, that the three give the same losses.
+Every variant has its own copy of the weights and its own optimizer.
+
+--profile prints torch.profiler's top operators of one step of each variant. --cache-throughput adds
+the older figure: samples/s of the demo config with and without the caption-embedding cache.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import statistics
 import sys
 import tempfile
 import time
@@ -19,64 +32,168 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from crossdiff.config import load_config, section_kwargs  # noqa: E402
 from crossdiff.diffusion import build_diffusion  # noqa: E402
-from crossdiff.model import build_model  # noqa: E402
-from crossdiff.text_encoder import build_text_encoder  # noqa: E402
+from crossdiff.model import CrossDiff, build_model  # noqa: E402
 from crossdiff.training.losses import Objective  # noqa: E402
+from crossdiff.training.trainer import build_optimizer  # noqa: E402
+from original_step import original_losses, original_step  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+FRAMES = 196
+SIZES = {"full": (dict(latent_dim=512, layers=4, layers2=6), 8),
+         "small": (dict(latent_dim=128, layers=2, layers2=2), 32)}
+VARIANTS = ("original", "original+ours", "ours")
 
 
-def fake_batch(cfg, batch_size: int, step: int) -> dict:
-    m, T = cfg.model, cfg.model.max_frames
-    lengths = torch.full((batch_size,), T)
-    return {"motion": torch.randn(batch_size, m.njoints_m, 1, T), "joint": torch.randn(batch_size, m.njoints_j, 1, T),
-            "joint_mask": torch.ones(batch_size, m.njoints_j, 1, T), "motion_mask": torch.ones(batch_size, m.njoints_m, 1, T),
-            "mask": torch.ones(batch_size, 1, 1, T, dtype=torch.bool), "lengths": lengths,
-            "valid": torch.ones(batch_size, dtype=torch.bool),
-            "text": [f"a person walks forward {step * batch_size + i % 7} steps" for i in range(batch_size)]}
+def random_batch(batch_size: int, frames: int = FRAMES, seed: int = 0) -> dict:
+    gen = torch.Generator().manual_seed(seed)
+    return {"motion": torch.randn(batch_size, 263, 1, frames, generator=gen),
+            "joint": torch.randn(batch_size, 134, 1, frames, generator=gen),
+            "mask": torch.ones(batch_size, 1, 1, frames, dtype=torch.bool),
+            "joint_mask": (torch.rand(batch_size, 134, 1, frames, generator=gen) > 0.1).float(),
+            "valid": torch.arange(batch_size) % 4 != 3,  # a few 2D-only samples, as in a mixed batch
+            "t": torch.randint(0, 1000, (batch_size,), generator=gen),
+            "text_emb": torch.randn(batch_size, 512, generator=gen),
+            "noise3d": torch.randn(batch_size, 263, 1, frames, generator=gen),
+            "noise2d": torch.randn(batch_size, 134, 1, frames, generator=gen)}
 
 
-def throughput(cfg, batch_size: int, steps: int, encode) -> float:
+def step_functions(model: CrossDiff, diffusion, batch: dict, variants, lr: float = 1e-4) -> dict:
+    """variant -> (model copy, step closure): every variant trains its own copy of the same weights."""
+    inputs = (batch, batch["t"], batch["text_emb"], batch["noise3d"], batch["noise2d"])
+    steps = {}
+    for variant in variants:
+        net = copy.deepcopy(model)
+        if variant == "ours":
+            objective = Objective(net, diffusion, "pretrain", 1.0, 1.0)
+            optimizer = build_optimizer([p for p in net.parameters() if p.requires_grad], lr, 0.0)
+
+            def step(objective=objective, optimizer=optimizer):
+                loss, _ = objective(*inputs)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+        else:
+            optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.0)  # SPEC §7.1
+
+            def step(net=net, optimizer=optimizer, torch_layers=variant == "original"):
+                original_step(net, optimizer, diffusion, *inputs, torch_layers=torch_layers)
+        steps[variant] = (net, step)
+    return steps
+
+
+def eval_losses(steps: dict, diffusion, batch: dict) -> dict:
+    """variant -> the four eval-mode losses (deterministic: no dropout) of its weights before training."""
+    t, y = batch["t"], batch["text_emb"]
+    m_t = diffusion.q_sample(batch["motion"], t, batch["noise3d"])
+    j_t = diffusion.q_sample(batch["joint"], t, batch["noise2d"])
+    out = {}
+    with torch.no_grad():
+        for variant, (net, _) in steps.items():
+            net.eval()
+            if variant == "ours":
+                _, terms = Objective(net, diffusion, "pretrain", 1.0, 1.0)(batch, t, y, batch["noise3d"],
+                                                                           batch["noise2d"])
+            else:
+                terms = {k: v.mean() for k, v in original_losses(net, batch, m_t, j_t, t, y,
+                                                                  variant == "original").items()}
+            out[variant] = torch.stack([terms[k] for k in sorted(terms)])
+            net.train()
+    return out
+
+
+def alternate(steps: dict, repeats: int) -> dict:
+    """variant -> median seconds per step, the variants alternating, after one warm-up step each."""
+    for _, step in steps.values():
+        step()
+    times = {v: [] for v in steps}
+    for round_ in range(repeats):
+        for variant, (_, step) in steps.items():
+            start = time.perf_counter()
+            step()
+            times[variant].append(time.perf_counter() - start)
+        print(f"  round {round_ + 1}: " + ", ".join(f"{v} {ts[-1]:.2f} s" for v, ts in times.items()), flush=True)
+    return {v: statistics.median(ts) for v, ts in times.items()}
+
+
+def profile_steps(steps: dict, rows: int) -> None:
+    from torch.profiler import ProfilerActivity, profile
+
+    for variant, (_, step) in steps.items():
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            step()
+        print(f"--- {variant}: one step under torch.profiler")
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows))
+
+
+def bench_size(name: str, variants, repeats: int, profile: bool, rows: int) -> dict:
+    dims, batch_size = SIZES[name]
     torch.manual_seed(0)
-    model = build_model(**section_kwargs(cfg.model)).train()
-    objective = Objective(model, build_diffusion(**section_kwargs(cfg.diffusion)), "pretrain", 1.0, 1.0)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    batches = [fake_batch(cfg, batch_size, s % 2) for s in range(steps + 1)]  # two caption sets, repeated
-    start = None
-    for step, batch in enumerate(batches):
-        if step == 1:
-            start = time.perf_counter()  # step 0 warms up (and fills the cache)
-        t = torch.randint(0, 1000, (batch_size,))
-        loss, _ = objective(batch, t, encode(batch["text"]), torch.randn_like(batch["motion"]),
-                            torch.randn_like(batch["joint"]))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    return steps * batch_size / (time.perf_counter() - start)
+    model = CrossDiff(**dims).train()  # every other key at its configs/base.yaml default (dropout 0.1)
+    diffusion = build_diffusion(**section_kwargs(load_config(None).diffusion))
+    batch = random_batch(batch_size)
+    steps = step_functions(model, diffusion, batch, variants)
+    losses = eval_losses(steps, diffusion, batch)
+    diff = max(float((losses[v] - losses["original"]).abs().max()) for v in variants)
+    print(f"{name}: {dims}, batch {batch_size}; eval-mode losses {losses['original'].tolist()}, "
+          f"max difference between variants {diff:.2g}")
+    if profile:
+        profile_steps(steps, rows)
+    seconds = alternate(steps, repeats)
+    base = seconds["original"]
+    print(f"{name}: median of {repeats} alternating steps: "
+          + ", ".join(f"{v} {s:.2f} s ({base / s:.2f}x)" for v, s in seconds.items()))
+    return seconds
+
+
+def cache_throughput(steps: int = 3) -> None:
+    """Samples/s of the demo config's stage-I step with the caption cache and with CLIP every step."""
+    from crossdiff.text_encoder import build_text_encoder
+
+    cfg = load_config(REPO / "configs" / "demo_pre.yaml")
+    with tempfile.TemporaryDirectory() as cache_dir:
+        cached = build_text_encoder(clip_weights="random", cache_dir=cache_dir)
+        for label, encode in (("cache", cached), ("no cache", cached.encode_uncached)):
+            torch.manual_seed(0)
+            model = build_model(**section_kwargs(cfg.model)).train()
+            objective = Objective(model, build_diffusion(**section_kwargs(cfg.diffusion)), "pretrain", 1.0, 1.0)
+            optimizer = build_optimizer(list(model.parameters()), 1e-4, 0.0)
+            b, frames = cfg.train.batch_size, cfg.model.max_frames
+            batch = random_batch(b, frames)
+            start = None
+            for step in range(steps + 1):
+                if step == 1:
+                    start = time.perf_counter()  # step 0 warms up (and fills the cache)
+                texts = [f"a person walks forward {(step % 2) * b + i % 7} steps" for i in range(b)]
+                loss, _ = objective(batch, batch["t"], encode(texts), batch["noise3d"], batch["noise2d"])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+            rate = steps * b / (time.perf_counter() - start)
+            print(f"demo_pre batch {b}  {label:8s}  {rate:7.2f} samples/s  ({b / rate:.2f} s/step)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=3)
-    parser.add_argument("--full-batch", type=int, default=4, help="batch of the full-size model (32 in the paper)")
+    parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES))
+    parser.add_argument("--repeats", type=int, default=5, help="timed steps per variant (median)")
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=["original", "ours"],
+                        help="steps to time (original is always included: the ratios are against it)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--skip-full", action="store_true", help="only the demo config")
+    parser.add_argument("--profile", action="store_true", help="print torch.profiler tables of one step each")
+    parser.add_argument("--rows", type=int, default=25, help="operators per profiler table")
+    parser.add_argument("--cache-throughput", action="store_true", help="also the caption-cache figure")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    with tempfile.TemporaryDirectory() as cache_dir:
-        cached = build_text_encoder(clip_weights="random", cache_dir=cache_dir)
-        print(f"torch {torch.__version__}, {args.threads} threads")
-        runs = [("demo_pre", load_config(REPO / "configs" / "demo_pre.yaml"), None)]
-        if not args.skip_full:
-            runs.append(("full-size", load_config(REPO / "configs" / "crossdiff_pre.yaml"), args.full_batch))
-        for name, cfg, batch in runs:
-            batch = batch or cfg.train.batch_size
-            for label, encode in (("cache", cached), ("no cache", cached.encode_uncached)):
-                rate = throughput(cfg, batch, args.steps, encode)
-                print(f"{name:10s} batch {batch:3d}  {label:8s}  {rate:7.2f} samples/s  ({batch / rate:.2f} s/step)")
+    print(f"torch {torch.__version__}, {args.threads} threads")
+    variants = ["original"] + [v for v in VARIANTS if v in args.variants and v != "original"]
+    for name in args.sizes:
+        bench_size(name, variants, args.repeats, args.profile, args.rows)
+    if args.cache_throughput:
+        cache_throughput()
 
 
 if __name__ == "__main__":

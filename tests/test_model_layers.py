@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from crossdiff.model.dropout import LEVELS, dropout, keep_mask
@@ -91,3 +92,63 @@ def test_attention_masks_are_refused():
     layer = EncoderLayer(D, HEADS, FF, 0.0, activation="gelu")
     with pytest.raises(ValueError, match="no attention masks"):
         layer(torch.randn(4, 2, D), src_mask=torch.zeros(4, 4))
+
+
+def _plain_attention(mha, query, memory, drop):
+    """softmax(QKᵀ/√head_dim) with dropout on the weights, then V and W_o: the textbook order."""
+    d, heads = query.shape[-1], mha.num_heads
+    memory = query if memory is None else memory
+    w, b = mha.in_proj_weight, mha.in_proj_bias
+
+    def split(x):  # [S, B, d] -> [B, heads, S, head_dim]
+        return x.view(len(x), x.shape[1], heads, d // heads).permute(1, 2, 0, 3)
+
+    q, k, v = split(F.linear(query, w[:d], b[:d])), split(F.linear(memory, w[d:2 * d], b[d:2 * d])), split(
+        F.linear(memory, w[2 * d:], b[2 * d:]))
+    weights = drop(torch.softmax(q @ k.transpose(-2, -1) / (d // heads) ** 0.5, dim=-1))
+    return mha.out_proj((weights @ v).permute(2, 0, 1, 3).reshape(query.shape))
+
+
+def _plain_layer(layer, x, memory, drop):
+    """torch's post-norm layer maths with every dropout written out: drop(·) = mask · x / keep rate."""
+    x = layer.norm1(x + drop(_plain_attention(layer.self_attn, x, None, drop)))
+    if memory is not None:
+        x = layer.norm2(x + drop(_plain_attention(layer.multihead_attn, x, memory, drop)))
+    last = layer.norm3 if memory is not None else layer.norm2
+    return last(x + drop(layer.linear2(drop(F.gelu(layer.linear1(x))))))
+
+
+def test_layers_with_dropout_equal_the_plain_maths_with_the_same_masks(monkeypatch):
+    """The folded scales (1/√head_dim into W_q, 1/keep rate into the next linear map) give torch's
+    dropout maths: record the masks our layers draw and replay them through the plain formulas."""
+    import crossdiff.model.dropout as dropout_module
+
+    drawn = []
+    draw = dropout_module.drop_mask
+
+    def recording(shape, p, device):
+        dropped, scale = draw(shape, p, device)
+        drawn.append((dropped, scale))
+        return dropped, scale
+
+    monkeypatch.setattr(dropout_module, "drop_mask", recording)
+    torch.manual_seed(8)
+    for layer, memory in ((EncoderLayer(D, HEADS, FF, 0.3, activation="gelu"), None),
+                          (DecoderLayer(D, HEADS, FF, 0.3, activation="gelu"), torch.randn(11, 3, D))):
+        drawn.clear()
+        x = torch.randn(9, 3, D, requires_grad=True)
+        ours = layer.train()(x) if memory is None else layer.train()(x, memory)
+        masks = iter(list(drawn))
+
+        def replay(t):
+            dropped, scale = next(masks)
+            assert dropped.shape == t.shape
+            return t * (~dropped).float() * scale
+
+        plain = _plain_layer(layer, x, memory, replay)
+        assert next(masks, None) is None and len(drawn) == (4 if memory is None else 6)
+        assert any(dropped.any() for dropped, _ in drawn)
+        torch.testing.assert_close(ours, plain, rtol=1e-5, atol=1e-5)
+        (grad_ours,) = torch.autograd.grad(ours.square().sum(), x)
+        (grad_plain,) = torch.autograd.grad(plain.square().sum(), x)
+        torch.testing.assert_close(grad_ours, grad_plain, rtol=1e-4, atol=1e-5)

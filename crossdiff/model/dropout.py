@@ -4,8 +4,12 @@ torch's CPU dropout draws one Bernoulli per element (bernoulli_), about a quarte
 CrossDiff training step on this CPU. Here each 31-bit integer from the generator (random_ on int32)
 gives two 15-bit uniforms, compared with a threshold: an element is dropped with probability
 round(p·2^15)/2^15 (0.100006 for p = 0.1) and the kept ones are scaled by the exact inverse keep
-rate, so E[dropout(x)] = x as with torch. 2.5x cheaper than F.dropout. The draws come from the
-global generator, so seeded runs and exact resume behave as before.
+rate, so E[dropout(x)] = x as with torch. The draws come from the global generator, so seeded runs
+and exact resume behave as before.
+
+`zero_dropped` leaves the scaling to the caller: the transformer layers fold it into the weights of
+the next linear map (a few thousand multiplications instead of one per activation), so a dropout
+costs the mask and one masked_fill forward and backward.
 """
 
 from __future__ import annotations
@@ -18,21 +22,47 @@ LEVELS = 1 << 15          # uniforms per draw: the low and high 16-bit halves of
 LOW_BITS = LEVELS - 1
 
 
-def keep_mask(shape, p: float, device) -> tuple[torch.Tensor, float]:
-    """(bool mask of kept elements in `shape`, 1 / keep rate)."""
-    numel = math.prod(shape)
+def _uniforms(numel: int, device) -> torch.Tensor:
+    """`numel` independent 15-bit uniforms (int16, 0..2^15-1), two per int32 draw."""
     draws = torch.empty((numel + 1) // 2, dtype=torch.int32, device=device).random_()
+    return draws.view(torch.int16)[:numel] & LOW_BITS
+
+
+def drop_mask(shape, p: float, device) -> tuple[torch.Tensor, float]:
+    """(bool mask of dropped elements in `shape`, 1 / keep rate)."""
     threshold = round(p * LEVELS)
-    keep = (draws.view(torch.int16)[:numel] & LOW_BITS) >= threshold
-    return keep.view(shape), LEVELS / (LEVELS - threshold)
+    return (_uniforms(math.prod(shape), device) < threshold).view(shape), LEVELS / (LEVELS - threshold)
 
 
-def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
-    """F.dropout(x, p, training) with the mask of `keep_mask`."""
+def keep_mask(shape, p: float, device) -> tuple[torch.Tensor, float]:
+    """(bool mask of kept elements in `shape`, 1 / keep rate): the complement of `drop_mask`."""
+    dropped, scale = drop_mask(shape, p, device)
+    return ~dropped, scale
+
+
+def dropout_scale(p: float, training: bool) -> float:
+    """The factor 1 / keep rate that dropout(x, p, training) applies to the kept elements (1 when off)."""
+    if not training or p == 0.0 or p >= 1.0:
+        return 1.0
+    return LEVELS / (LEVELS - round(p * LEVELS))
+
+
+def zero_dropped(x: torch.Tensor, p: float, training: bool, inplace: bool = False) -> torch.Tensor:
+    """x with the dropped elements zeroed and the kept ones left unscaled:
+    dropout(x, p, training) == zero_dropped(x, p, training) * dropout_scale(p, training).
+
+    inplace: overwrite x (for a fresh activation that autograd does not keep, e.g. a linear output).
+    """
     if not training or p == 0.0:
         return x
     if p >= 1.0:
         return x * 0.0
-    keep, scale = keep_mask(x.shape, p, x.device)
-    # bool -> float is a slow path on CPU; uint8 -> float is not
-    return x * (keep.view(torch.uint8).to(x.dtype) * scale)
+    dropped, _ = drop_mask(x.shape, p, x.device)
+    return x.masked_fill_(dropped, 0.0) if inplace else x.masked_fill(dropped, 0.0)
+
+
+def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """F.dropout(x, p, training) with the mask of `drop_mask`."""
+    scale = dropout_scale(p, training)
+    zeroed = zero_dropped(x, p, training)
+    return zeroed if scale == 1.0 else zeroed * scale

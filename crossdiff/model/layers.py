@@ -13,6 +13,7 @@ from torch import nn
 
 from crossdiff.errors import UserError
 from crossdiff.model.dropout import dropout as drop
+from crossdiff.model.dropout import dropout_scale, zero_dropped
 
 PE_MAX_LEN = 5000  # rows of the sinusoid table in official checkpoints
 
@@ -80,27 +81,47 @@ def drop_text(text_emb: torch.Tensor, prob: float, training: bool, force_mask: b
 
 
 def attention(mha: nn.MultiheadAttention, query: torch.Tensor, memory: torch.Tensor | None,
-              training: bool) -> torch.Tensor:
+              training: bool, out_scale: float = 1.0) -> torch.Tensor:
     """nn.MultiheadAttention's maths on its own parameters, sequence-first, no masks.
 
     `query [Sq, B, d]` attends to itself (memory None: one fused QKV projection) or to `memory
-    [Sk, B, d]`. Without dropout the fused attention kernel runs; with it, softmax weights are
-    dropped with crossdiff.model.dropout, as torch drops them (on the weights, before V).
+    [Sk, B, d]`. Without dropout the fused attention kernel runs. With it, softmax weights are
+    dropped (on the weights, before V, as torch drops them) by zeroing only: the 1/√head_dim of the
+    logits is folded into W_q and the dropout's 1/keep rate into W_o. `out_scale` multiplies the
+    output projection (weight and bias), for a dropout that follows it.
     """
+    p = mha.dropout if training else 0.0
+    logit_scale = (query.shape[-1] // mha.num_heads) ** -0.5 if p > 0.0 else 1.0
+    q, k, v = _project(mha, query, memory, logit_scale)
+    if p == 0.0:
+        out, weight_scale = F.scaled_dot_product_attention(q, k, v), 1.0
+    else:
+        weights = zero_dropped(torch.softmax(q @ k.transpose(-2, -1), dim=-1), p, True)
+        out, weight_scale = weights @ v, dropout_scale(p, True)
+    sq, b, d = query.shape
+    return scaled_linear(out.permute(2, 0, 1, 3).reshape(sq, b, d), mha.out_proj, weight_scale * out_scale, out_scale)
+
+
+def _project(mha: nn.MultiheadAttention, query, memory, logit_scale: float):
+    """q `[B, heads, Sq, head_dim]` (times logit_scale), k and v `[B, heads, Sk, head_dim]`."""
     sq, b, d = query.shape
     heads, w, bias = mha.num_heads, mha.in_proj_weight, mha.in_proj_bias
+    if logit_scale != 1.0:
+        rows = torch.ones(3 * d, 1, dtype=w.dtype, device=w.device)
+        rows[:d] = logit_scale
+        w, bias = w * rows, bias * rows[:, 0]
     if memory is None:
-        q, k, v = F.linear(query, w, bias).view(sq, b, 3, heads, d // heads).permute(2, 1, 3, 0, 4)
-    else:
-        q = F.linear(query, w[:d], bias[:d]).view(sq, b, heads, d // heads).permute(1, 2, 0, 3)
-        k, v = F.linear(memory, w[d:], bias[d:]).view(len(memory), b, 2, heads, d // heads).permute(2, 1, 3, 0, 4)
-    p = mha.dropout if training else 0.0
-    if p == 0.0:
-        out = F.scaled_dot_product_attention(q, k, v)
-    else:
-        weights = torch.softmax(q @ k.transpose(-2, -1) * (d // heads) ** -0.5, dim=-1)
-        out = drop(weights, p, True) @ v
-    return F.linear(out.permute(2, 0, 1, 3).reshape(sq, b, d), mha.out_proj.weight, mha.out_proj.bias)
+        return F.linear(query, w, bias).view(sq, b, 3, heads, d // heads).permute(2, 1, 3, 0, 4)
+    q = F.linear(query, w[:d], bias[:d]).view(sq, b, heads, d // heads).permute(1, 2, 0, 3)
+    k, v = F.linear(memory, w[d:], bias[d:]).view(len(memory), b, 2, heads, d // heads).permute(2, 1, 3, 0, 4)
+    return q, k, v
+
+
+def scaled_linear(x: torch.Tensor, linear: nn.Linear, weight_scale: float, bias_scale: float) -> torch.Tensor:
+    """linear with its weight and bias multiplied by constants (folded dropout scales; 1: plain linear)."""
+    if weight_scale == 1.0 and bias_scale == 1.0:
+        return linear(x)
+    return F.linear(x, linear.weight * weight_scale, linear.bias * bias_scale)
 
 
 def _no_masks(*masks) -> None:
@@ -108,15 +129,23 @@ def _no_masks(*masks) -> None:
         raise ValueError("CrossDiff layers take no attention masks (the original uses none)")
 
 
+def _feed_forward(layer, x: torch.Tensor, p: float, train: bool, scale: float) -> torch.Tensor:
+    """dropout(linear2(dropout(gelu(linear1(x))))) with both dropout scales folded into linear2."""
+    hidden = zero_dropped(F.gelu(layer.linear1(x)), p, train, inplace=True)  # gelu's backward keeps its input
+    return zero_dropped(scaled_linear(hidden, layer.linear2, scale * scale, scale), p, train, inplace=True)
+
+
 class EncoderLayer(nn.TransformerEncoderLayer):
     """nn.TransformerEncoderLayer(d, heads, ff, dropout, activation="gelu"): the same parameters,
-    initialisation and post-norm maths, with the cheaper dropout of crossdiff.model.dropout."""
+    initialisation and post-norm maths, with the cheaper dropout of crossdiff.model.dropout (each
+    dropout's scale folded into the next linear map's weights)."""
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
         _no_masks(src_mask, src_key_padding_mask, is_causal)
         p, train = self.dropout.p, self.training
-        x = self.norm1(src + drop(attention(self.self_attn, src, None, train), p, train))
-        return self.norm2(x + drop(self.linear2(drop(F.gelu(self.linear1(x)), p, train)), p, train))
+        scale = dropout_scale(p, train)
+        x = self.norm1(src + zero_dropped(attention(self.self_attn, src, None, train, scale), p, train, inplace=True))
+        return self.norm2(x + _feed_forward(self, x, p, train, scale))
 
 
 class DecoderLayer(nn.TransformerDecoderLayer):
@@ -127,9 +156,11 @@ class DecoderLayer(nn.TransformerDecoderLayer):
         _no_masks(tgt_mask, memory_mask, tgt_key_padding_mask, memory_key_padding_mask, tgt_is_causal,
                   memory_is_causal)
         p, train = self.dropout.p, self.training
-        x = self.norm1(tgt + drop(attention(self.self_attn, tgt, None, train), p, train))
-        x = self.norm2(x + drop(attention(self.multihead_attn, x, memory, train), p, train))
-        return self.norm3(x + drop(self.linear2(drop(F.gelu(self.linear1(x)), p, train)), p, train))
+        scale = dropout_scale(p, train)
+        x = self.norm1(tgt + zero_dropped(attention(self.self_attn, tgt, None, train, scale), p, train, inplace=True))
+        x = self.norm2(x + zero_dropped(attention(self.multihead_attn, x, memory, train, scale), p, train,
+                                        inplace=True))
+        return self.norm3(x + _feed_forward(self, x, p, train, scale))
 
 
 def encoder_layer(d: int, heads: int, ff: int, dropout: float) -> nn.TransformerEncoderLayer:

@@ -49,6 +49,15 @@ class TrainSettings:
     seed: int
 
 
+def build_optimizer(params: list, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    """The stage's AdamW (betas 0.9/0.999, eps 1e-8, as the reference: docs/original_code.md §7.1).
+
+    fused: one kernel over all parameters instead of about ten tensor operations per parameter; the
+    same update to float32 rounding, and the same state_dict (checkpoints resume either way).
+    """
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=True)
+
+
 class EMA:
     """Exponential moving average of the trainable weights (decay 0 disables it)."""
 
@@ -82,7 +91,7 @@ class Trainer:
         self.s, self.rt, self.run_dir, self.config = settings, runtime, Path(run_dir), config
         self.log, self.evaluate_fn = logger, evaluate_fn
         params = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay)
+        self.optimizer = build_optimizer(params, settings.lr, settings.weight_decay)
         self.ema = EMA(self.model, settings.ema_decay) if settings.ema_decay > 0 else None
         self.wrapped = self._wrap(objective)
         self.step, self.epoch, self.batch_in_epoch = 0, 0, 0

@@ -47,6 +47,27 @@ def dropout_scale(p: float, training: bool) -> float:
     return LEVELS / (LEVELS - round(p * LEVELS))
 
 
+class _ZeroDropped(torch.autograd.Function):
+    """x with the `dropped` elements zeroed; the gradient is zeroed at the same elements.
+
+    One pass forward and one backward: masked_fill's own backward clones the gradient and then fills
+    it (two passes), and out of place masked_fill clones x first.
+    """
+
+    @staticmethod
+    def forward(ctx, x, dropped, inplace):
+        ctx.save_for_backward(dropped)
+        if inplace:
+            ctx.mark_dirty(x)
+            return x.masked_fill_(dropped, 0.0)
+        return torch.where(dropped, 0.0, x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (dropped,) = ctx.saved_tensors
+        return torch.where(dropped, 0.0, grad), None, None
+
+
 def zero_dropped(x: torch.Tensor, p: float, training: bool, inplace: bool = False) -> torch.Tensor:
     """x with the dropped elements zeroed and the kept ones left unscaled:
     dropout(x, p, training) == zero_dropped(x, p, training) * dropout_scale(p, training).
@@ -58,7 +79,7 @@ def zero_dropped(x: torch.Tensor, p: float, training: bool, inplace: bool = Fals
     if p >= 1.0:
         return x * 0.0
     dropped, _ = drop_mask(x.shape, p, x.device)
-    return x.masked_fill_(dropped, 0.0) if inplace else x.masked_fill(dropped, 0.0)
+    return _ZeroDropped.apply(x, dropped, inplace)
 
 
 def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:

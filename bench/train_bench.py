@@ -1,7 +1,7 @@
 """Stage-I training step, ours against the original's, side by side in one process. Prints; asserts nothing.
 
     .venv/bin/python bench/train_bench.py [--sizes full small] [--repeats 5] [--threads 2]
-                                          [--variants original original+ours ours] [--profile]
+                                          [--variants original original+ours ours] [--dropout 0.1] [--profile]
                                           [--cache-throughput]
 
 For each size (full: latent 512, 4/6 layers, batch 8; small: latent 128, 2/2 layers, batch 32; both
@@ -15,7 +15,9 @@ and prints the median seconds and the ratios. Each step is zero_grad, forward, b
 step on random data. Before timing it checks, in eval mode, that the three give the same losses.
 Every variant has its own copy of the weights and its own optimizer.
 
---profile prints torch.profiler's top operators of one step of each variant. --cache-throughput adds
+--profile prints torch.profiler's top operators of one step of each variant (--repeats 0: only that).
+--dropout overrides model.dropout (0 gives the deterministic step the original actually ran after its
+first epoch, SPEC §7.1). --cache-throughput adds
 the older figure: samples/s of the demo config with and without the caption-embedding cache.
 """
 
@@ -129,19 +131,21 @@ def profile_steps(steps: dict, rows: int) -> None:
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows))
 
 
-def bench_size(name: str, variants, repeats: int, profile: bool, rows: int) -> dict:
+def bench_size(name: str, variants, repeats: int, profile: bool, rows: int, dropout: float) -> dict:
     dims, batch_size = SIZES[name]
     torch.manual_seed(0)
-    model = CrossDiff(**dims).train()  # every other key at its configs/base.yaml default (dropout 0.1)
+    model = CrossDiff(**dims, dropout=dropout).train()  # every other key at its configs/base.yaml default
     diffusion = build_diffusion(**section_kwargs(load_config(None).diffusion))
     batch = random_batch(batch_size)
     steps = step_functions(model, diffusion, batch, variants)
     losses = eval_losses(steps, diffusion, batch)
     diff = max(float((losses[v] - losses["original"]).abs().max()) for v in variants)
-    print(f"{name}: {dims}, batch {batch_size}; eval-mode losses {losses['original'].tolist()}, "
+    print(f"{name}: {dims}, dropout {dropout}, batch {batch_size}; eval-mode losses {losses['original'].tolist()}, "
           f"max difference between variants {diff:.2g}")
     if profile:
         profile_steps(steps, rows)
+    if repeats < 1:
+        return {}
     seconds = alternate(steps, repeats)
     base = seconds["original"]
     print(f"{name}: median of {repeats} alternating steps: "
@@ -183,6 +187,8 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=["original", "ours"],
                         help="steps to time (original is always included: the ratios are against it)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--dropout", type=float, default=load_config(None).model.dropout,
+                        help="model.dropout (default: configs/base.yaml's)")
     parser.add_argument("--profile", action="store_true", help="print torch.profiler tables of one step each")
     parser.add_argument("--rows", type=int, default=25, help="operators per profiler table")
     parser.add_argument("--cache-throughput", action="store_true", help="also the caption-cache figure")
@@ -191,7 +197,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {args.threads} threads")
     variants = ["original"] + [v for v in VARIANTS if v in args.variants and v != "original"]
     for name in args.sizes:
-        bench_size(name, variants, args.repeats, args.profile, args.rows)
+        bench_size(name, variants, args.repeats, args.profile, args.rows, args.dropout)
     if args.cache_throughput:
         cache_throughput()
 

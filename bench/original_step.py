@@ -1,6 +1,6 @@
 """The original code's stage-I training step, written out plainly on a CrossDiff module's own weights.
 
-SPEC §7.2 and §5.4: one full forward pass per modality, each returning both heads (3D input ->
+docs/original_code.md §7.2 and §5.4: one full forward pass per modality, each returning both heads (3D input ->
 3D and 2D, 2D input -> 3D and 2D: the four cross paths), the four masked L2 losses, then AdamW.
 The layers run torch's own `nn.TransformerEncoderLayer` / `nn.TransformerDecoderLayer` forwards
 and the positional dropout `nn.Dropout`, as the original does; ours subclass those modules, so the
@@ -33,7 +33,7 @@ def encoder_stack(layers, x: torch.Tensor) -> torch.Tensor:
 
 
 def head(model, m: str, middle: list, root: torch.Tensor) -> torch.Tensor:
-    """One decoder D_m on the bridge outputs `middle` and the root stream (SPEC §5.4 steps 7-8)."""
+    """One decoder D_m on the bridge outputs `middle` and the root stream (docs/original_code.md §5.4 steps 7-8)."""
     out = getattr(model, TOKEN_NAME[m]).expand(-1, root.shape[1], -1)
     decoders, root_decoders = getattr(model, f"decoder_{m}"), getattr(model, f"r_decoder_{m}")
     first_root = len(decoders) - len(root_decoders)
@@ -62,7 +62,7 @@ def original_forward(model, x: torch.Tensor, timesteps: torch.Tensor, y: torch.T
 
 
 def original_losses(model, batch: dict, m_t, j_t, t, text_emb, torch_layers: bool = True) -> dict:
-    """The four per-sample stage-I losses `[B]` of SPEC §7.2 step 5, from two full forward passes."""
+    """The four per-sample stage-I losses `[B]` of docs/original_code.md §7.2 step 5, from two full forward passes."""
     if torch_layers:
         P, Q = original_forward(model, m_t, t, text_emb), original_forward(model, j_t, t, text_emb)
     else:

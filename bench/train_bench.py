@@ -17,7 +17,7 @@ Every variant has its own copy of the weights and its own optimizer.
 
 --profile prints torch.profiler's top operators of one step of each variant (--repeats 0: only that).
 --dropout overrides model.dropout (0 gives the deterministic step the original actually ran after its
-first epoch, SPEC §7.1). --cache-throughput adds
+first epoch, docs/original_code.md §7.1). --cache-throughput adds
 the older figure: samples/s of the demo config with and without the caption-embedding cache.
 """
 
@@ -79,7 +79,7 @@ def step_functions(model: CrossDiff, diffusion, batch: dict, variants, lr: float
                 loss.backward()
                 optimizer.step()
         else:
-            optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.0)  # SPEC §7.1
+            optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.0)  # docs/original_code.md §7.1
 
             def step(net=net, optimizer=optimizer, torch_layers=variant == "original"):
                 original_step(net, optimizer, diffusion, *inputs, torch_layers=torch_layers)

@@ -5,6 +5,8 @@
         generate.length_unit=seconds sample_times=3 diffusion.sampler=ddim diffusion.sampling_steps=50 \
         diffusion.guidance_scale=2.5
 
+Without a checkpoint (no test_checkpoint, nothing trained in <save_dir>/<NAME>) the shipped pretrained
+model in weights/pretrained_synthetic is used, and the output says so.
 Writes `<save_dir>/<NAME>/generate/` (or generate.output_dir): `<i>.npy` joints [L, 22, 3] in metres,
 `<i>_features.npy`, `<i>.mp4`, `index.json`, `index.html` and the resolved config.yaml. Lengths in
 seconds and video frame rates follow the skeleton (HumanML3D 20 fps; KIT-ML 12.5 fps, [L, 21, 3] in mm).
@@ -20,17 +22,20 @@ from crossdiff import runtime
 from crossdiff.config import config_parser, load_config, to_yaml
 from crossdiff.errors import exit_code
 from crossdiff.generation import requests_from_config, run_generation, write_index
-from crossdiff.inference import load_sampler, skeleton_for_width
+from crossdiff.inference import load_sampler, resolve_model, skeleton_for_width
 
 
 def main(cfg, progress: bool = True) -> Path:
     """Generate every requested sample; returns the output folder."""
-    gen = cfg.generate
+    resolved = resolve_model(cfg)            # the shipped model (no checkpoint anywhere) brings its own config
+    cfg, gen = resolved.cfg, resolved.cfg.generate
     skeleton = skeleton_for_width(cfg.model.njoints_m)
     requests = requests_from_config(gen, cfg.model.max_frames, skeleton.fps)
     rt = runtime.setup(cfg.device, cfg.seed)
     out_dir = Path(gen.output_dir) if gen.output_dir else runtime.run_dir(cfg.save_dir, cfg.NAME) / "generate"
     out_dir, log = runtime.start_run(out_dir.parent, out_dir.name, to_yaml(cfg), rt.is_main)
+    if resolved.note:
+        log.info(resolved.note)
     sampler = load_sampler(cfg, rt.device, log)
     d = cfg.diffusion
     log.info(f"{len(requests)} samples from {sampler.checkpoint}: path {gen.path}, {d.sampler} "

@@ -5,7 +5,8 @@
         test.eval_part=[all,upper,lower]                      # the paper's table with FID-U and FID-L
     python test.py --cfg configs/demo_finetune.yaml test.evaluator_dir=save/evaluator  # synthetic data
 
-The checkpoint is `test_checkpoint`, else the newest of `<save_dir>/<NAME>`. Evaluators come from
+The checkpoint is `test_checkpoint`, else the newest of `<save_dir>/<NAME>`, else the shipped pretrained
+model (weights/pretrained_synthetic, evaluated on data/synthetic). Evaluators come from
 `test.evaluator_dir` (null: data.meta_dir): the official ones (`bash prepare/download_t2m_evaluators.sh`)
 or ones trained with train_evaluator.py. The paper's protocol is the default `test:` section
 (20 replications x 20 batches of 32, docs/original_code.md §9.4); `test.test_limit=full` evaluates the whole split.
@@ -20,9 +21,10 @@ import sys
 from crossdiff import runtime
 from crossdiff.config import config_parser, load_config, section_kwargs, to_yaml
 from crossdiff.errors import UserError, exit_code
+from crossdiff.evaluation.family_fidelity import family_fidelity, fidelity_cases, fidelity_markdown, sampler_joints
 from crossdiff.evaluation.protocol import build_protocol, sampler_generate
 from crossdiff.evaluation.report import build_report, save_report
-from crossdiff.inference import load_sampler
+from crossdiff.inference import load_sampler, resolve_model
 
 
 def sampler_settings(cfg) -> dict:
@@ -33,12 +35,27 @@ def sampler_settings(cfg) -> dict:
             "path": cfg.test.path, "change_idx": cfg.test.change_idx}
 
 
+def family_rows(cfg, sampler, log) -> list[dict]:
+    """The per-family fidelity rows on the test split when the data folder names each clip's family
+    (synthetic data's meta.json); [] otherwise or with test.family_clips=0."""
+    cases = fidelity_cases(cfg.data.data_root, cfg.test.split, sampler.frames, cfg.test.family_clips)
+    if not cases:
+        return []
+    log.info(f"per-family fidelity: {len(cases)} test clips x {cfg.test.family_samples} samples")
+    generate = sampler_joints(sampler, cfg.test.batch_size, cfg.seed, cfg.test.path)
+    return family_fidelity(cases, cfg.data.data_root, generate, cfg.test.family_samples)
+
+
 def main(cfg) -> dict:
     """Evaluate the configured checkpoint; returns the report (also saved in <save_dir>/<NAME>/eval/)."""
     rt = runtime.setup(cfg.device, cfg.seed)
     if rt.distributed:
         raise UserError("test.py evaluates in one process; start it with python, not torchrun")
     log = runtime.get_logger()
+    resolved = resolve_model(cfg)                           # the shipped model brings its own config
+    cfg = resolved.cfg
+    if resolved.note:
+        log.info(resolved.note)
     protocol = build_protocol(cfg, rt.device, log)          # data and evaluators first: fail before the model
     sampler = load_sampler(cfg, rt.device, log)
     out_dir, log = runtime.start_run(cfg.save_dir, cfg.NAME, to_yaml(cfg), subdir="eval")  # inputs are fine now
@@ -48,8 +65,12 @@ def main(cfg) -> dict:
     results = protocol.run(generate)
     report = build_report(results, name=cfg.NAME, checkpoint=sampler.checkpoint, sampler=settings,
                           config=section_kwargs(cfg), tag=cfg.test.tag)
+    report["families"] = family_rows(cfg, sampler, log)
     json_path, md_path = save_report(report, out_dir, cfg.test.tag)
     log.info(f"results ({results['seconds']:.0f} s) in {json_path} and {md_path}:\n{report['table']}")
+    if report["families"]:
+        log.info(f"per-family fidelity (the statistic that defines each family, real vs generated):\n"
+                 f"{fidelity_markdown(report['families'])}")
     runtime.teardown()
     return report
 

@@ -4,6 +4,12 @@
     out = sampler.sample(["a person jumps"], path="3d") # {"motion": [B, 263, 1, T] normalised, ...}
     clips = sampler.to_joints(out["motion"], lengths)   # [(features [L, 263], joints [L, 22, 3]), ...]
 
+Checkpoints (`resolve_model`, used by generate.py, test.py and the web demo): `checkpoint`, else
+`test_checkpoint`, else the newest checkpoint of `<save_dir>/<NAME>`, else the shipped pretrained model
+(`pretrained_dir`, weights/pretrained_synthetic: a small CrossDiff trained on the synthetic dataset).
+The shipped weights are sha256-checked, and their model, text encoder and statistics replace the
+config's (diffusion and data keys left at their base.yaml defaults take the shipped values too).
+
 Paths (the original's: docs/original_code.md §8.1-§8.3):
     3d       3D→3D denoising (the standard sampler)
     2d       sample 2D, then lift it to 3D with one t = 0 call (the original generate.py's 2D path)
@@ -12,6 +18,7 @@ Paths (the original's: docs/original_code.md §8.1-§8.3):
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -19,15 +26,21 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from crossdiff.config import section_kwargs
+from omegaconf import DictConfig, OmegaConf
+
+from crossdiff.config import load_config, section_kwargs
 from crossdiff.data.normalization import Normalizer
 from crossdiff.errors import UserError
 from crossdiff.modes import module_mode
 from crossdiff.motion.features3d import recover_from_ric
 from crossdiff.skeleton import SKELETONS, Skeleton
-from crossdiff.weights import build_model_from, resolve_checkpoint
+from crossdiff.weights import build_model_from, resolve_checkpoint, verify_sha256
 
 PATHS = ("3d", "2d", "mixture")
+REPO = Path(__file__).resolve().parents[1]
+MANIFEST = "manifest.json"          # in pretrained_dir: weights file, its sha256, config file
+# Keys that take the shipped model's value when the config leaves them at their base.yaml default.
+SHIPPED_DEFAULTS = {"diffusion": None, "data": ("data_root", "glove_dir")}
 
 
 @dataclass
@@ -43,6 +56,7 @@ class MotionSampler:
     frames: int                  # the model's frame count (196 for official weights)
     device: str = "cpu"
     checkpoint: str | None = None
+    note: str | None = None      # set when the shipped pretrained model stands in for a missing checkpoint
 
     @property
     def skeleton(self) -> Skeleton:
@@ -109,18 +123,75 @@ def skeleton_for_width(njoints_m: int) -> Skeleton:
     raise UserError(f"model.njoints_m={njoints_m} matches no skeleton; use 263 (HumanML3D) or 251 (KIT-ML)")
 
 
-def checkpoint_for(cfg, checkpoint: str | Path | None = None) -> Path:
-    """`checkpoint`, else `test_checkpoint`, else the newest checkpoint of `<save_dir>/<NAME>`."""
-    chosen = checkpoint or cfg.test_checkpoint or Path(cfg.save_dir) / cfg.NAME
-    try:
+@dataclass(frozen=True)
+class ResolvedModel:
+    cfg: DictConfig              # the config to build and sample the model with
+    checkpoint: Path
+    shipped: bool                # the shipped pretrained model (sha256-checked)
+    note: str | None = None      # what to tell the user about the choice
+
+
+def pretrained_folder(cfg) -> Path | None:
+    """`pretrained_dir` (relative paths are relative to the repository), or None when it is off or absent."""
+    if not cfg.pretrained_dir:
+        return None
+    folder = Path(cfg.pretrained_dir)
+    folder = folder if folder.is_absolute() else REPO / folder
+    return folder if (folder / MANIFEST).is_file() else None
+
+
+def _own_checkpoint(cfg, checkpoint) -> Path | None:
+    chosen = checkpoint or cfg.test_checkpoint
+    if chosen:
         return resolve_checkpoint(chosen)
-    except UserError as e:
-        raise UserError(f"{e}; set test_checkpoint=PATH (a .pt file, ours or official) or train this run first "
-                        f"(python train.py --cfg ... NAME={cfg.NAME})") from None
+    try:
+        return resolve_checkpoint(Path(cfg.save_dir) / cfg.NAME)
+    except UserError:
+        return None
+
+
+def shipped_config(cfg, folder: Path, manifest: dict) -> DictConfig:
+    """`cfg` with the shipped model's model, text encoder and statistics (and its diffusion/data values
+    for keys `cfg` leaves at their defaults); `test.evaluator_dir` null becomes the shipped data folder."""
+    shipped, base = OmegaConf.load(folder / manifest["config"]), load_config()
+    changes = {"test_checkpoint": str(folder / manifest["weights"]), "model": shipped.model,
+               "text_encoder": {k: v for k, v in shipped.text_encoder.items() if k != "cache_dir"}}
+    for section, keys in SHIPPED_DEFAULTS.items():
+        changes[section] = {k: shipped[section][k] for k in keys or base[section]
+                            if cfg[section][k] == base[section][k]}
+    changes["data"]["meta_dir"] = str(folder)
+    changes["test"] = {"evaluator_dir": cfg.test.evaluator_dir or changes["data"].get("data_root", cfg.data.data_root)}
+    merged = OmegaConf.merge(cfg, changes)
+    OmegaConf.set_readonly(merged, True)
+    return merged
+
+
+def resolve_model(cfg, checkpoint: str | Path | None = None) -> ResolvedModel:
+    """Which weights to load and the config to load them with (see the module docstring for the order)."""
+    folder = pretrained_folder(cfg)
+    path = _own_checkpoint(cfg, checkpoint)
+    manifest = json.loads((folder / MANIFEST).read_text()) if folder else None
+    shipped_path = folder / manifest["weights"] if folder else None
+    if path is None and shipped_path is None:
+        raise UserError(f"no checkpoint found in {Path(cfg.save_dir) / cfg.NAME} and no shipped model in "
+                        f"pretrained_dir={cfg.pretrained_dir}; set test_checkpoint=PATH (a .pt file, ours or "
+                        f"official) or train this run first (python train.py --cfg ... NAME={cfg.NAME})")
+    if path is not None and (shipped_path is None or path.resolve() != shipped_path.resolve()):
+        return ResolvedModel(cfg, path, shipped=False)
+    verify_sha256(shipped_path, manifest["sha256"])
+    note = None if path is not None else (
+        f"no checkpoint given and {Path(cfg.save_dir) / cfg.NAME} has none: using the shipped pretrained model "
+        f"{shipped_path} (trained on the synthetic dataset; see {folder / 'README.md'})")
+    return ResolvedModel(shipped_config(cfg, folder, manifest), shipped_path, shipped=True, note=note)
+
+
+def checkpoint_for(cfg, checkpoint: str | Path | None = None) -> Path:
+    """The checkpoint `resolve_model` picks (the shipped model's when nothing else exists)."""
+    return resolve_model(cfg, checkpoint).checkpoint
 
 
 def build_sampler(cfg, model: torch.nn.Module, device: str, log=None, encode_text: Callable | None = None,
-                  checkpoint: str | None = None) -> MotionSampler:
+                  checkpoint: str | None = None, note: str | None = None) -> MotionSampler:
     """A sampler around an existing `model` (e.g. the one being trained), built from the config."""
     from crossdiff.diffusion import build_diffusion
     from crossdiff.text_encoder import build_text_encoder
@@ -132,11 +203,17 @@ def build_sampler(cfg, model: torch.nn.Module, device: str, log=None, encode_tex
     skeleton_for_width(m.njoints_m)  # validates the feature width before anything heavy is built
     return MotionSampler(model=model, diffusion=build_diffusion(**section_kwargs(cfg.diffusion)),
                          encode_text=encode_text, normalizer=normalizer, njoints_m=m.njoints_m,
-                         njoints_j=m.njoints_j, frames=m.max_frames, device=device, checkpoint=checkpoint)
+                         njoints_j=m.njoints_j, frames=m.max_frames, device=device, checkpoint=checkpoint, note=note)
 
 
 def load_sampler(cfg, device: str, log=None, checkpoint: str | Path | None = None) -> MotionSampler:
-    """Load the configured network from a checkpoint (EMA weights when present) and wrap it for sampling."""
-    path = checkpoint_for(cfg, checkpoint)
-    model = build_model_from(section_kwargs(cfg.model), path, prefer_ema=True, log=log).to(device).eval()
-    return build_sampler(cfg, model, device, log, checkpoint=str(path))
+    """Load the network `resolve_model` picks (EMA weights when present) and wrap it for sampling.
+
+    With the shipped model the sampler's config is the shipped one; callers that read `cfg` themselves
+    (frames, guidance) should pass `resolve_model(cfg).cfg`."""
+    resolved = resolve_model(cfg, checkpoint)
+    if resolved.note and log is not None:
+        log.info(resolved.note)
+    cfg = resolved.cfg
+    model = build_model_from(section_kwargs(cfg.model), resolved.checkpoint, prefer_ema=True, log=log).to(device).eval()
+    return build_sampler(cfg, model, device, log, checkpoint=str(resolved.checkpoint), note=resolved.note)

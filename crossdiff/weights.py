@@ -8,6 +8,7 @@ strictly, and `export_state_dict` turns ours back into the official layout.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -100,3 +101,19 @@ def build_model_from(model_kwargs: dict, weights: str | Path | None = None, pref
         if log is not None:
             log.info(f"loaded weights from {path}{' (EMA when present)' if prefer_ema else ''}")
     return model
+
+
+def sha256_of(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_sha256(path: str | Path, expected: str) -> None:
+    """A UserError unless the file's sha256 is `expected` (a shipped file that was changed or cut short)."""
+    found = sha256_of(path)
+    if found != expected.lower():
+        raise UserError(f"{path}: sha256 {found} differs from the recorded {expected}; the file is damaged or "
+                        f"was replaced: restore it (git checkout -- {path}) or pass test_checkpoint=PATH")

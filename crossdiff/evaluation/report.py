@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from crossdiff.evaluation.family_fidelity import fidelity_markdown
 from crossdiff.io import save_json, save_text
 
 CONFIDENCE_Z = 1.96        # two-sided 95% interval of a normal mean
@@ -121,6 +122,9 @@ def report_markdown(report: dict) -> str:
     ]
     for part, summaries in report["metrics"].items():
         lines += [f"## Evaluator `{part}`", "", metrics_table(summaries), ""]
+    if report.get("families"):
+        lines += ["## Per-family fidelity", "", "The statistic that defines each motion family, on real test "
+                  "clips and on motions generated for their captions.", "", fidelity_markdown(report["families"]), ""]
     return "\n".join(lines)
 
 

@@ -1,0 +1,128 @@
+"""Per-family fidelity on the synthetic dataset: each family's defining statistic, real vs generated.
+
+For every motion family of the test split, the first `clips` single-action test clips (those whose
+meta.json entry holds one action) give a caption (the clip's first whole-clip caption) and a length
+(the clip's frames, at most the model's). The family's statistic (`crossdiff.motion.family_stats`)
+is measured on the real clip, averaged over windows of that length at its start, middle and end, and
+on the motions generated for the same captions; a family passes when the generated mean is within
+`tolerance` of the real mean.
+
+The family of a clip comes from the dataset folder (`meta.json`, written by prepare/synthetic.py:
+`clips_meta[id]["actions"]`), never from the generator's code. Folders without it (HumanML3D) have
+no table: `fidelity_cases` returns [].
+
+    cases = fidelity_cases(data_root, "test", frames=64, clips=4)
+    rows = family_fidelity(cases, data_root, generate_joints)   # generate_joints(captions, lengths)
+    print(fidelity_markdown(rows))
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from crossdiff.data.clips import read_split
+from crossdiff.data.words import read_text_file
+from crossdiff.motion.family_stats import FAMILY_STATISTICS, family_statistic, within
+
+GenerateJoints = Callable[[list[str], list[int]], Sequence[np.ndarray]]   # captions, lengths -> joints [L, 22, 3]
+REAL_WINDOWS = 3
+
+
+@dataclass(frozen=True)
+class FidelityCase:
+    family: str
+    clip_id: str
+    caption: str
+    length: int                        # frames generated and compared
+
+
+def read_families(data_root) -> dict[str, list[str]] | None:
+    """clip id -> families of its actions in order, from `<data_root>/meta.json`; None when absent."""
+    path = Path(data_root) / "meta.json"
+    if not path.is_file():
+        return None
+    clips = json.loads(path.read_text()).get("clips_meta")
+    if not isinstance(clips, dict):
+        return None
+    return {clip_id: [action["family"] for action in entry["actions"]] for clip_id, entry in clips.items()}
+
+
+def fidelity_cases(data_root, split: str, frames: int, clips: int) -> list[FidelityCase]:
+    """Up to `clips` single-action clips of `split` per known family (in split order); [] without meta.json."""
+    data_root = Path(data_root)
+    families = read_families(data_root)
+    if families is None or clips < 1:
+        return []
+    chosen: dict[str, list[FidelityCase]] = {}
+    for clip_id in read_split(data_root, split):
+        actions = families.get(clip_id, [])
+        if len(actions) != 1 or actions[0] not in FAMILY_STATISTICS or len(chosen.get(actions[0], [])) >= clips:
+            continue
+        whole = [e.caption for e in read_text_file(data_root / "texts" / f"{clip_id}.txt") if e.start == e.end == 0.0]
+        joints = data_root / "new_joints" / f"{clip_id}.npy"
+        if not whole or not joints.is_file():
+            continue
+        length = min(len(np.load(joints, mmap_mode="r")), frames)
+        chosen.setdefault(actions[0], []).append(FidelityCase(actions[0], clip_id, whole[0], length))
+    return [case for family in sorted(chosen) for case in chosen[family]]
+
+
+def real_statistic(family: str, joints: np.ndarray, length: int, windows: int = REAL_WINDOWS) -> float:
+    """The statistic averaged over `windows` evenly spaced windows of `length` frames of a real clip."""
+    starts = np.linspace(0, max(len(joints) - length, 0), windows).round().astype(int)
+    return float(np.mean([family_statistic(family, joints[s:s + length]) for s in np.unique(starts)]))
+
+
+def family_fidelity(cases: list[FidelityCase], data_root, generate_joints: GenerateJoints, samples: int = 1,
+                    tolerance: float = 0.3) -> list[dict]:
+    """One row per family (statistic, unit, clips, real and generated means, ratio, pass); each caption is
+    generated `samples` times and its generated statistic is the mean over them."""
+    captions = [c.caption for c in cases for _ in range(samples)]
+    generated = generate_joints(captions, [c.length for c in cases for _ in range(samples)])
+    by_family: dict[str, list[tuple[float, float]]] = {}
+    for k, case in enumerate(cases):
+        real_joints = np.load(Path(data_root) / "new_joints" / f"{case.clip_id}.npy")
+        gen = np.mean([family_statistic(case.family, j) for j in generated[k * samples:(k + 1) * samples]])
+        by_family.setdefault(case.family, []).append((real_statistic(case.family, real_joints, case.length), gen))
+    rows = []
+    for family, pairs in by_family.items():
+        real, gen = (float(np.mean(values)) for values in zip(*pairs))
+        statistic = FAMILY_STATISTICS[family]
+        rows.append({"family": family, "statistic": statistic.name, "unit": statistic.unit, "clips": len(pairs),
+                     "real": real, "generated": gen, "ratio": gen / real if real else float("nan"),
+                     "pass": within(real, gen, tolerance)})
+    return rows
+
+
+def fidelity_markdown(rows: list[dict], tolerance: float = 0.3) -> str:
+    """The per-family table in Markdown, with a last line counting the families that pass."""
+    lines = [f"| family | statistic | clips | real | generated | generated/real | within {tolerance:.0%} |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        lines.append(f"| {r['family']} | {r['statistic']} ({r['unit']}) | {r['clips']} | {r['real']:.3f} | "
+                     f"{r['generated']:.3f} | {r['ratio']:.2f} | {'yes' if r['pass'] else 'no'} |")
+    passed = sum(r["pass"] for r in rows)
+    lines.append(f"\n{passed} of {len(rows)} families within {tolerance:.0%} of real motion.")
+    return "\n".join(lines)
+
+
+def sampler_joints(sampler, batch_size: int = 32, seed: int = 0, path: str = "3d") -> GenerateJoints:
+    """`generate_joints` around a MotionSampler: one motion per caption, noise from a private seeded generator."""
+    import torch
+
+    generator = torch.Generator(device=sampler.device).manual_seed(seed)
+
+    def generate(captions: list[str], lengths: list[int]) -> list[np.ndarray]:
+        out = []
+        for start in range(0, len(captions), batch_size):
+            chunk, chunk_lengths = captions[start:start + batch_size], lengths[start:start + batch_size]
+            motion = sampler.sample(chunk, path=path, generator=generator, progress=False)["motion"]
+            out += [joints for _, joints in sampler.to_joints(motion, chunk_lengths)]
+        return out
+
+    return generate

@@ -1,0 +1,115 @@
+"""Train, evaluate and export the shipped pretrained model (`make pretrained`), resumably.
+
+    python pretrained.py [--steps N] [--pre-steps N] [--data data/synthetic] [--out weights/pretrained_synthetic]
+
+Steps (each resumes or is skipped when its output exists):
+    1. synthetic dataset    prepare/synthetic.py                             -> data/synthetic/
+    2. evaluator            train_evaluator.py configs/demo_evaluator.yaml   -> data/synthetic/all.tar
+    3. stage I              train.py configs/pretrained_synthetic_pre.yaml   -> save/pretrained_synthetic_pre/
+    4. stage II             train.py configs/pretrained_synthetic.yaml       -> save/pretrained_synthetic/
+    5. evaluation           test.py (whole test split, 3 replications, per-family table)
+    6. export               the EMA weights in bfloat16 + config + statistics + manifest (sha256) + README
+                            -> weights/pretrained_synthetic/ (what generate.py, test.py and the web demo
+                            use when no checkpoint is given)
+`--steps` / `--pre-steps` shorten the stages (the full recipe takes ~3 hours on 2 idle cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+
+from crossdiff.config import load_config, to_yaml
+from crossdiff.errors import UserError, exit_code
+from crossdiff.evaluation.report import report_markdown
+from crossdiff.inference import MANIFEST
+from crossdiff.io import atomic_path, save_json, save_text, torch_load, torch_save
+from crossdiff.weights import resolve_checkpoint, sha256_of, state_dict_of
+
+REPO = Path(__file__).resolve().parent
+EVAL = ["test.replications=3", "test.test_limit=full", "test.tag=pretrained"]
+STATISTICS = ("Mean.npy", "Std.npy", "Mean_complicate2d.npy", "Std_complicate2d.npy")
+WEIGHTS, CONFIG, DTYPE = "model.pt", "config.yaml", torch.bfloat16
+_LOG_LINE = re.compile(r"step (\d+) epoch \d+ (.*?) lr=")
+
+
+def half_state_dict(checkpoint: Path) -> tuple[dict, dict]:
+    """(the EMA weights, else the model's, in bfloat16; the raw checkpoint)."""
+    ckpt = torch_load(checkpoint)
+    state = state_dict_of(ckpt, checkpoint, prefer_ema=True)
+    return {k: v.detach().to(DTYPE).contiguous() if v.is_floating_point() else v for k, v in state.items()}, ckpt
+
+
+def training_summary(run: Path) -> str:
+    """Every 10th logged step of the run's log.txt (step, loss terms) and its last one, as Markdown lines."""
+    log = run / "log.txt"
+    lines = [m for m in map(_LOG_LINE.search, log.read_text().splitlines() if log.is_file() else []) if m]
+    keep = lines[::10] + lines[-1:] if lines else []
+    rows = ["| step | losses |", "| --- | --- |"] + [f"| {m.group(1)} | {m.group(2)} |" for m in keep]
+    return "\n".join(rows) if keep else "(no training log found)"
+
+
+def export_pretrained(run: Path, cfg, report: dict | None, out: Path) -> Path:
+    """Write the shipped-model folder `out` from the newest checkpoint of `run` (see the module docstring)."""
+    checkpoint = resolve_checkpoint(run)
+    state, ckpt = half_state_dict(checkpoint)
+    out.mkdir(parents=True, exist_ok=True)
+    torch_save(out / WEIGHTS, state)
+    for name in STATISTICS:
+        source = Path(cfg.data.meta_dir) / name
+        if not source.is_file():
+            raise UserError(f"{source} is missing: the shipped model needs the statistics it was trained with")
+        with atomic_path(out / name) as tmp:
+            shutil.copyfile(source, tmp)
+    save_text(out / CONFIG, to_yaml(cfg))
+    save_text(out / "training.md", f"# Training log of {checkpoint}\n\n{training_summary(Path(run))}\n")
+    if report is not None:
+        save_text(out / "evaluation.md", report_markdown(report))
+    ema = isinstance(ckpt, dict) and ckpt.get("ema") is not None
+    save_json(out / MANIFEST, {
+        "weights": WEIGHTS, "sha256": sha256_of(out / WEIGHTS), "dtype": str(DTYPE).removeprefix("torch."),
+        "config": CONFIG, "statistics": list(STATISTICS), "source": str(checkpoint),
+        "step": ckpt.get("step") if isinstance(ckpt, dict) else None, "ema": ema,
+        "parameters": sum(v.numel() for v in state.values()), "bytes": (out / WEIGHTS).stat().st_size})
+    return out
+
+
+def _config(name: str, data: Path, extra: list[str]):
+    paths = [f"data.data_root={data}", f"data.meta_dir={data}", f"data.glove_dir={data / 'glove'}"]
+    return load_config(REPO / "configs" / name, paths + extra)
+
+
+def main(data: Path, out: Path, steps: int | None, pre_steps: int | None) -> Path:
+    import demo
+    import test
+    import train
+
+    demo.step_dataset(data, quick=False)
+    demo.step_evaluator(data, Path("save"), quick=False)
+    pre = train.main(_config("pretrained_synthetic_pre.yaml", data, [f"train.max_steps={pre_steps}"] if pre_steps else []))
+    stage2 = [f"train.resume_checkpoint={pre}"] + ([f"train.max_steps={steps}"] if steps else [])
+    cfg = _config("pretrained_synthetic.yaml", data, stage2)
+    run = train.main(cfg)
+    report = test.main(_config("pretrained_synthetic.yaml", data, stage2 + EVAL))
+    folder = export_pretrained(run, cfg, report, out)
+    print(f"\n{report['table']}\n\nshipped model written to {folder}")
+    return folder
+
+
+def cli(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, help="stage-II steps (default: the config's train.max_steps)")
+    parser.add_argument("--pre-steps", type=int, help="stage-I steps (default: the config's train.max_steps)")
+    parser.add_argument("--data", type=Path, default=Path("data/synthetic"), help="the synthetic dataset folder")
+    parser.add_argument("--out", type=Path, default=REPO / "weights" / "pretrained_synthetic", help="export folder")
+    args = parser.parse_args(argv)
+    return exit_code(lambda: main(args.data, args.out, args.steps, args.pre_steps))
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

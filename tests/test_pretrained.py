@@ -1,0 +1,101 @@
+"""The shipped pretrained model: export (bf16, sha256, config, statistics) and the fallback when no checkpoint exists."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from train_helpers import tiny_config, tiny_overrides
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory) -> Path:
+    from prepare.synthetic import make_tiny_dataset
+
+    return make_tiny_dataset(tmp_path_factory.mktemp("synthetic") / "data", clips=6, seed=1)
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory, data_root) -> Path:
+    """A shipped-model folder exported from a run holding one random tiny CrossDiff checkpoint."""
+    from crossdiff.config import section_kwargs
+    from crossdiff.io import torch_save
+    from crossdiff.model import build_model
+    from pretrained import export_pretrained
+
+    work = tmp_path_factory.mktemp("ship")
+    cfg = tiny_config(work, data_root, "diffusion.guidance_scale=1.5")
+    torch.manual_seed(0)
+    run = work / "save" / "tiny"
+    torch_save(run / "checkpoints" / "step00000003.pt", build_model(**section_kwargs(cfg.model)).state_dict())
+    (run / "log.txt").write_text("[00:00:01] step 2 epoch 0 loss=0.9 lr=1.00e-03 2.00 steps/s\n")
+    return export_pretrained(run, cfg, None, work / "weights")
+
+
+def test_export_writes_bf16_weights_with_their_sha256_config_and_statistics(shipped):
+    from crossdiff.weights import sha256_of
+
+    manifest = json.loads((shipped / "manifest.json").read_text())
+    state = torch.load(shipped / manifest["weights"], weights_only=True)
+    assert {v.dtype for v in state.values() if v.is_floating_point()} == {torch.bfloat16}
+    assert manifest["sha256"] == sha256_of(shipped / "model.pt") and manifest["dtype"] == "bfloat16"
+    assert all((shipped / name).is_file() for name in manifest["statistics"])
+    assert "latent_dim: 32" in (shipped / "config.yaml").read_text()
+    assert "| 2 | loss=0.9 |" in (shipped / "training.md").read_text()
+
+
+def _generate_args(tmp_path, data_root, shipped, *extra) -> list[str]:
+    """generate.py on the FULL-SIZE stage config with no checkpoint anywhere: only the shipped model fits."""
+    return ["--cfg", str(REPO / "configs" / "crossdiff_finetune.yaml"), f"save_dir={tmp_path / 'save'}",
+            "NAME=nothing_trained", f"pretrained_dir={shipped}", f"text_encoder.cache_dir={tmp_path / 'cache'}",
+            "generate.video=false", "--text", "a person jumps", *extra]
+
+
+def test_generate_falls_back_to_the_shipped_model_and_says_so(tmp_path, data_root, shipped, capsys):
+    import generate
+
+    assert generate.cli(_generate_args(tmp_path, data_root, shipped)) == 0
+    out = tmp_path / "save" / "nothing_trained" / "generate"
+    index = json.loads((out / "index.json").read_text())
+    assert Path(index["checkpoint"]) == shipped / "model.pt"
+    assert index["guidance_scale"] == 1.5                 # left at its default: the shipped model's value
+    resolved = (out / "config.yaml").read_text()
+    assert "latent_dim: 32" in resolved and f"meta_dir: {shipped}" in resolved
+    assert "using the shipped pretrained model" in capsys.readouterr().err + (out / "log.txt").read_text()
+    assert generate.cli(_generate_args(tmp_path, data_root, shipped, "diffusion.guidance_scale=3.0")) == 0
+    assert json.loads((out / "index.json").read_text())["guidance_scale"] == 3.0   # what the user set wins
+
+
+def test_a_given_or_trained_checkpoint_wins_over_the_shipped_model(tmp_path, data_root, shipped):
+    from crossdiff.config import load_config
+    from crossdiff.inference import resolve_model
+
+    own = tmp_path / "own.pt"
+    own.write_bytes((shipped / "model.pt").read_bytes())
+    cfg = load_config(None, tiny_overrides(tmp_path, data_root) + [f"pretrained_dir={shipped}", f"test_checkpoint={own}"])
+    resolved = resolve_model(cfg)
+    assert resolved.checkpoint == own and not resolved.shipped and resolved.cfg is cfg
+    cfg = load_config(None, tiny_overrides(tmp_path, data_root) + [f"pretrained_dir={shipped}"])
+    resolved = resolve_model(cfg)
+    assert resolved.shipped and "no checkpoint given" in resolved.note
+    assert resolved.cfg.test.evaluator_dir == str(data_root)   # evaluated where it was trained
+
+
+def test_a_damaged_shipped_model_or_none_at_all_is_a_clear_error(tmp_path, data_root, shipped, capsys):
+    import shutil
+
+    import generate
+
+    damaged = tmp_path / "damaged"
+    shutil.copytree(shipped, damaged)
+    with open(damaged / "model.pt", "ab") as f:
+        f.write(b"\0")
+    assert generate.cli(_generate_args(tmp_path, data_root, damaged)) == 2
+    assert "sha256" in capsys.readouterr().err
+    assert generate.cli(_generate_args(tmp_path, data_root, "null")) == 2
+    assert "no checkpoint found" in capsys.readouterr().err

@@ -26,6 +26,7 @@ import torch
 
 from crossdiff.config import load_config, to_yaml
 from crossdiff.errors import UserError, exit_code
+from crossdiff.evaluation.family_fidelity import fidelity_markdown
 from crossdiff.evaluation.report import report_markdown
 from crossdiff.inference import MANIFEST
 from crossdiff.io import atomic_path, save_json, save_text, torch_load, torch_save
@@ -71,12 +72,40 @@ def export_pretrained(run: Path, cfg, report: dict | None, out: Path) -> Path:
     if report is not None:
         save_text(out / "evaluation.md", report_markdown(report))
     ema = isinstance(ckpt, dict) and ckpt.get("ema") is not None
-    save_json(out / MANIFEST, {
-        "weights": WEIGHTS, "sha256": sha256_of(out / WEIGHTS), "dtype": str(DTYPE).removeprefix("torch."),
-        "config": CONFIG, "statistics": list(STATISTICS), "source": str(checkpoint),
-        "step": ckpt.get("step") if isinstance(ckpt, dict) else None, "ema": ema,
-        "parameters": sum(v.numel() for v in state.values()), "bytes": (out / WEIGHTS).stat().st_size})
+    manifest = {"weights": WEIGHTS, "sha256": sha256_of(out / WEIGHTS), "dtype": str(DTYPE).removeprefix("torch."),
+                "config": CONFIG, "statistics": list(STATISTICS), "source": str(checkpoint),
+                "step": ckpt.get("step") if isinstance(ckpt, dict) else None, "ema": ema,
+                "parameters": sum(v.numel() for v in state.values()), "bytes": (out / WEIGHTS).stat().st_size}
+    save_json(out / MANIFEST, manifest)
+    save_text(out / "README.md", shipped_readme(manifest, cfg, report))
     return out
+
+
+def shipped_readme(manifest: dict, cfg, report: dict | None) -> str:
+    """The folder's README: what the files are, how they are used and checked, and the evaluation."""
+    m = cfg.model
+    lines = [
+        "# Shipped pretrained CrossDiff (synthetic dataset)", "",
+        "`generate.py`, `test.py` and the web demo use this model when no checkpoint is given and the run "
+        "has none (`pretrained_dir` in configs/base.yaml); their output says so. Made by `make pretrained` "
+        "(`python pretrained.py`), see the main README.", "",
+        f"- `{manifest['weights']}`: {'EMA ' if manifest['ema'] else ''}weights after {manifest['step']} stage-II steps, "
+        f"{manifest['dtype']}, {manifest['parameters']:,} values, {manifest['bytes'] / 2**20:.1f} MiB; "
+        f"sha256 `{manifest['sha256']}` (checked on every load, which uses `torch.load(weights_only=True)`)",
+        f"- `{manifest['config']}`: the resolved stage-II config (latent {m.latent_dim}, {m.layers}+{m.layers2} layers, "
+        f"{m.max_frames} frames, random CLIP text tower; sampling {cfg.diffusion.sampler}-{cfg.diffusion.sampling_steps}, "
+        f"guidance {cfg.diffusion.guidance_scale})",
+        "- `Mean.npy`, `Std.npy`, `Mean_complicate2d.npy`, `Std_complicate2d.npy`: the statistics it was trained with",
+        "- `training.md`: the training log (loss every few hundred steps); `evaluation.md`: the full evaluation report",
+        "- `manifest.json`: the file names, sha256, step and sizes", ""]
+    if report is not None:
+        lines += ["## Evaluation", "", f"Synthetic test split, {report['protocol']['replications']} replications of the "
+                  f"whole split, {report['sampler']['sampler']}-{report['sampler']['sampling_steps']}, guidance "
+                  f"{report['sampler']['guidance_scale']}:", "", report["table"], ""]
+        if report.get("families"):
+            lines += ["Per-family fidelity (the statistic that defines each family, real test clips vs motions "
+                      "generated for their captions):", "", fidelity_markdown(report["families"]), ""]
+    return "\n".join(lines)
 
 
 def _config(name: str, data: Path, extra: list[str]):

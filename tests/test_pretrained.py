@@ -47,6 +47,7 @@ def test_export_writes_bf16_weights_with_their_sha256_config_and_statistics(ship
     assert all((shipped / name).is_file() for name in manifest["statistics"])
     assert "latent_dim: 32" in (shipped / "config.yaml").read_text()
     assert "| 2 | loss=0.9 |" in (shipped / "training.md").read_text()
+    assert manifest["sha256"] in (shipped / "README.md").read_text()
 
 
 def _generate_args(tmp_path, data_root, shipped, *extra) -> list[str]:

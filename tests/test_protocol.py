@@ -329,3 +329,6 @@ def test_main_evaluates_a_random_tiny_model_end_to_end(folder, evaluator_dir, tm
     assert saved["protocol"]["samples"] == 3 * BATCH and metrics["fid"]["mean"] > 0
     assert all(math.isfinite(m["mean"]) for m in metrics.values())
     assert "| tiny |" in (eval_dir / "e2e.md").read_text()
+    # The folder's meta.json names each clip's family: the per-family fidelity table comes with the report.
+    assert saved["families"] and {"family", "statistic", "real", "generated", "pass"} <= set(saved["families"][0])
+    assert "## Per-family fidelity" in (eval_dir / "e2e.md").read_text()

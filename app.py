@@ -3,7 +3,7 @@
     python app.py [--cfg configs/demo_finetune.yaml] [test_checkpoint=PATH] [--host 127.0.0.1] [--port 7860]
 
 Serves http://HOST:PORT until Ctrl-C; works offline (everything the page loads comes from this server).
-The checkpoint is found as for generate.py. Each job's files go to `<save_dir>/<NAME>/app/<time>/`
+The checkpoint is found as for generate.py (without one, the shipped pretrained model, and the log says so). Each job's files go to `<save_dir>/<NAME>/app/<time>/`
 (or app.output_dir), next to the resolved config.yaml. The endpoints are listed in
 crossdiff/webapp/handlers.py and the README's "Web demo" section.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 from crossdiff import runtime
 from crossdiff.config import config_parser, load_config, to_yaml
 from crossdiff.errors import UserError, exit_code
-from crossdiff.inference import checkpoint_for, load_sampler
+from crossdiff.inference import load_sampler, resolve_model
 from crossdiff.webapp.server import build_demo
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 7860
@@ -27,13 +27,16 @@ def main(cfg, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
     """Load the model, then serve the demo until interrupted."""
     rt = runtime.setup(cfg.device, cfg.seed)
     try:  # before any folder is made: a missing model must not leave an empty run behind
-        checkpoint = checkpoint_for(cfg)
+        resolved = resolve_model(cfg)   # without a trained model: the shipped one, with its own config
     except UserError as e:
         raise UserError(f"{e}. `make demo` trains the model of configs/demo_finetune.yaml (about 20 min on "
                         f"2 CPU cores); `make app` then serves it") from None
+    cfg = resolved.cfg
     out_dir = Path(cfg.app.output_dir) if cfg.app.output_dir else runtime.run_dir(cfg.save_dir, cfg.NAME) / "app"
     out_dir, log = runtime.start_run(out_dir.parent, out_dir.name, to_yaml(cfg), rt.is_main)
-    sampler = load_sampler(cfg, rt.device, log, checkpoint)
+    if resolved.note:
+        log.info(resolved.note)
+    sampler = load_sampler(cfg, rt.device, log)
     demo = build_demo(cfg, sampler, out_dir / time.strftime("%Y%m%d-%H%M%S"), log, host, port)
     d = sampler.diffusion
     log.info(f"model {sampler.checkpoint}: {d.sampler} {d.sampling.num_timesteps} steps")

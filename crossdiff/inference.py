@@ -143,7 +143,11 @@ def pretrained_folder(cfg) -> Path | None:
 def _own_checkpoint(cfg, checkpoint) -> Path | None:
     chosen = checkpoint or cfg.test_checkpoint
     if chosen:
-        return resolve_checkpoint(chosen)
+        try:
+            return resolve_checkpoint(chosen)
+        except UserError as e:
+            raise UserError(f"{e}; set test_checkpoint=PATH (a .pt file, ours or official) or train this run "
+                            f"first (python train.py --cfg ... NAME={cfg.NAME})") from None
     try:
         return resolve_checkpoint(Path(cfg.save_dir) / cfg.NAME)
     except UserError:

@@ -170,3 +170,11 @@ def test_multimodality(case7, global_rng):
     np.testing.assert_array_equal(recorder.drawn[1], case7["mm_second_dices"])
     with pytest.raises(UserError, match="more than 10 generations"):
         multimodality(case7["mm_activation"][:, :10], 10)
+
+
+def test_top_k_of_a_batch_smaller_than_k_counts_every_text_as_found():
+    """Batches of 2 (test.batch_size=2, or the last batch of test_limit=full) used to break top-3."""
+    swapped = np.array([[1, 0], [1, 0]])          # text 0: own motion second; text 1: first
+    np.testing.assert_array_equal(calculate_top_k(swapped, 3), [[False, True, True], [True, True, True]])
+    text = np.random.default_rng(1).standard_normal((4, 8))
+    np.testing.assert_array_equal(r_precision(text, text + 0.01, batch_size=2)[1:], [1.0, 1.0])

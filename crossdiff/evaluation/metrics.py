@@ -37,7 +37,10 @@ def euclidean_distance_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def calculate_top_k(ranking: np.ndarray, top_k: int = TOP_K) -> np.ndarray:
     """[N, N] row-wise argsort of distances -> bool [N, top_k]: row i's own index is within the first k."""
     own_index_rank = ranking == np.arange(len(ranking))[:, None]
-    return np.cumsum(own_index_rank[:, :top_k], axis=1) > 0
+    hits = np.cumsum(own_index_rank[:, :top_k], axis=1) > 0
+    # A batch of N < top_k motions (the last one of `test.test_limit=full`, or test.batch_size=2): every
+    # text's own motion is among its k >= N closest, so columns N+1..k repeat column N (all True).
+    return np.pad(hits, ((0, 0), (0, top_k - hits.shape[1])), mode="edge")
 
 
 def _batch_distances(text_emb: np.ndarray, motion_emb: np.ndarray, batch_size: int):

@@ -46,10 +46,11 @@ def half_state_dict(checkpoint: Path) -> tuple[dict, dict]:
     return {k: v.detach().to(DTYPE).contiguous() if v.is_floating_point() else v for k, v in state.items()}, ckpt
 
 
-def training_summary(run: Path) -> str:
-    """Every 10th logged step of the run's log.txt (step, loss terms) and its last one, as Markdown lines."""
+def training_summary(run: Path, last_step: int | None = None) -> str:
+    """Every 10th logged step of the run's log.txt up to `last_step` (step, loss terms) and the last one, as Markdown."""
     log = run / "log.txt"
     lines = [m for m in map(_LOG_LINE.search, log.read_text().splitlines() if log.is_file() else []) if m]
+    lines = [m for m in lines if last_step is None or int(m.group(1)) <= last_step]
     keep = lines[::10] + lines[-1:] if lines else []
     rows = ["| step | losses |", "| --- | --- |"] + [f"| {m.group(1)} | {m.group(2)} |" for m in keep]
     return "\n".join(rows) if keep else "(no training log found)"
@@ -68,13 +69,14 @@ def export_pretrained(run: Path, cfg, report: dict | None, out: Path) -> Path:
         with atomic_path(out / name) as tmp:
             shutil.copyfile(source, tmp)
     save_text(out / CONFIG, to_yaml(cfg))
-    save_text(out / "training.md", f"# Training log of {checkpoint}\n\n{training_summary(Path(run))}\n")
+    step = ckpt.get("step") if isinstance(ckpt, dict) else None
+    save_text(out / "training.md", f"# Training log of {checkpoint}\n\n{training_summary(Path(run), step)}\n")
     if report is not None:
         save_text(out / "evaluation.md", report_markdown(report))
     ema = isinstance(ckpt, dict) and ckpt.get("ema") is not None
     manifest = {"weights": WEIGHTS, "sha256": sha256_of(out / WEIGHTS), "dtype": str(DTYPE).removeprefix("torch."),
                 "config": CONFIG, "statistics": list(STATISTICS), "source": str(checkpoint),
-                "step": ckpt.get("step") if isinstance(ckpt, dict) else None, "ema": ema,
+                "step": step, "ema": ema,
                 "parameters": sum(v.numel() for v in state.values()), "bytes": (out / WEIGHTS).stat().st_size}
     save_json(out / MANIFEST, manifest)
     save_text(out / "README.md", shipped_readme(manifest, cfg, report))
@@ -87,8 +89,9 @@ def shipped_readme(manifest: dict, cfg, report: dict | None) -> str:
     lines = [
         "# Shipped pretrained CrossDiff (synthetic dataset)", "",
         "`generate.py`, `test.py` and the web demo use this model when no checkpoint is given and the run "
-        "has none (`pretrained_dir` in configs/base.yaml); their output says so. Made by `make pretrained` "
-        "(`python pretrained.py`), see the main README.", "",
+        "has none (`pretrained_dir` in configs/base.yaml); their output says so. Made by "
+        f"`python pretrained.py --steps {manifest['step']}` (`make pretrained` runs the whole recipe); see the main "
+        "README's \"Shipped pretrained model\".", "",
         f"- `{manifest['weights']}`: {'EMA ' if manifest['ema'] else ''}weights after {manifest['step']} stage-II steps, "
         f"{manifest['dtype']}, {manifest['parameters']:,} values, {manifest['bytes'] / 2**20:.1f} MiB; "
         f"sha256 `{manifest['sha256']}` (checked on every load, which uses `torch.load(weights_only=True)`)",

@@ -157,6 +157,16 @@ def test_demo_stages_share_the_model_data_and_text_encoder():
     assert evaluator.data == pre.data and evaluator.model.max_frames == pre.model.max_frames
 
 
+def test_pretrained_stages_share_the_model_and_data_and_match_the_evaluator():
+    pre, fine = (load_config(CONFIG_DIR / f"pretrained_synthetic{suffix}.yaml") for suffix in ("_pre", ""))
+    for section in ("model", "data", "text_encoder"):
+        assert pre[section] == fine[section], section
+    assert (pre.train.mode, fine.train.mode, fine.train.resume_checkpoint) == ("pretrain", "finetune",
+                                                                             "save/pretrained_synthetic_pre")
+    assert fine.train.ema_decay > 0 and fine.diffusion.sampler == "ddim"
+    assert load_config(CONFIG_DIR / "demo_evaluator.yaml").model.max_frames == fine.model.max_frames
+
+
 def test_crossdiff_pre_is_base_with_its_name():
     pre, base = load_config(CONFIG_DIR / "crossdiff_pre.yaml"), load_config()
     assert pre.NAME == "crossdiff_pre"

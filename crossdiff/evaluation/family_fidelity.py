@@ -111,7 +111,7 @@ def fidelity_markdown(rows: list[dict], tolerance: float = 0.3) -> str:
     return "\n".join(lines)
 
 
-def sampler_joints(sampler, batch_size: int = 32, seed: int = 0, path: str = "3d") -> GenerateJoints:
+def sampler_joints(sampler, batch_size: int, seed: int = 0, path: str = "3d") -> GenerateJoints:
     """`generate_joints` around a MotionSampler: one motion per caption, noise from a private seeded generator."""
     import torch
 

@@ -1,7 +1,7 @@
 """Stage-I training step, ours against the original's, side by side in one process. Prints; asserts nothing.
 
     .venv/bin/python bench/train_bench.py [--sizes full small] [--repeats 5] [--threads 2]
-                                          [--variants original original+ours ours] [--dropout 0.1] [--profile]
+                                          [--variants original original+ours ours] [--dropout 0.1] [--floor] [--profile]
                                           [--cache-throughput]
 
 For each size (full: latent 512, 4/6 layers, batch 8; small: latent 128, 2/2 layers, batch 32; both
@@ -16,7 +16,8 @@ step on random data. Before timing it checks, in eval mode, that the three give 
 Every variant has its own copy of the weights and its own optimizer.
 
 --profile prints torch.profiler's top operators of one step of each variant (--repeats 0: only that).
---dropout overrides model.dropout (0 gives the deterministic step the original actually ran after its
+--floor counts the step's FLOPs (torch.utils.flop_counter) and prints the time this CPU's best float32
+GEMM rate would need for them. --dropout overrides model.dropout (0 gives the deterministic step the original actually ran after its
 first epoch, docs/original_code.md §7.1). --cache-throughput adds
 the older figure: samples/s of the demo config with and without the caption-embedding cache.
 """
@@ -131,7 +132,34 @@ def profile_steps(steps: dict, rows: int) -> None:
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows))
 
 
-def bench_size(name: str, variants, repeats: int, profile: bool, rows: int, dropout: float) -> dict:
+def step_gflop(model: CrossDiff, diffusion, batch_size: int) -> float:
+    """FLOPs of one stage-I forward + backward (ours; the original's is the same arithmetic), GFLOP.
+
+    Counted at batch 1 and scaled: every operation is per sample (the weight updates are not
+    counted). Attention runs its math kernel so the counter sees it.
+    """
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    net = copy.deepcopy(model)
+    batch = random_batch(1)
+    with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
+        loss, _ = Objective(net, diffusion, "pretrain", 1.0, 1.0)(batch, batch["t"], batch["text_emb"],
+                                                                   batch["noise3d"], batch["noise2d"])
+        loss.backward()
+    return counter.get_total_flops() * batch_size / 1e9
+
+
+def print_floor(model: CrossDiff, diffusion, batch_size: int) -> None:
+    from model_bench import gemm_gflops
+
+    gflop, peak = step_gflop(model, diffusion, batch_size), gemm_gflops(torch.float32)
+    print(f"arithmetic: {gflop:.0f} GFLOP per step; at this CPU's best float32 GEMM now ({peak:.0f} GFLOP/s, "
+          f"1024x1024) no float32 implementation of this step takes less than {gflop / peak:.1f} s")
+
+
+def bench_size(name: str, variants, repeats: int, profile: bool, rows: int, dropout: float,
+               floor: bool = False) -> dict:
     dims, batch_size = SIZES[name]
     torch.manual_seed(0)
     model = CrossDiff(**dims, dropout=dropout).train()  # every other key at its configs/base.yaml default
@@ -142,6 +170,8 @@ def bench_size(name: str, variants, repeats: int, profile: bool, rows: int, drop
     diff = max(float((losses[v] - losses["original"]).abs().max()) for v in variants)
     print(f"{name}: {dims}, dropout {dropout}, batch {batch_size}; eval-mode losses {losses['original'].tolist()}, "
           f"max difference between variants {diff:.2g}")
+    if floor:
+        print_floor(model, diffusion, batch_size)
     if profile:
         profile_steps(steps, rows)
     if repeats < 1:
@@ -190,6 +220,8 @@ def main() -> None:
     parser.add_argument("--dropout", type=float, default=load_config(None).model.dropout,
                         help="model.dropout (default: configs/base.yaml's)")
     parser.add_argument("--profile", action="store_true", help="print torch.profiler tables of one step each")
+    parser.add_argument("--floor", action="store_true",
+                        help="also count the step's FLOPs and the time the CPU's best GEMM rate allows")
     parser.add_argument("--rows", type=int, default=25, help="operators per profiler table")
     parser.add_argument("--cache-throughput", action="store_true", help="also the caption-cache figure")
     args = parser.parse_args()
@@ -197,7 +229,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {args.threads} threads")
     variants = ["original"] + [v for v in VARIANTS if v in args.variants and v != "original"]
     for name in args.sizes:
-        bench_size(name, variants, args.repeats, args.profile, args.rows, args.dropout)
+        bench_size(name, variants, args.repeats, args.profile, args.rows, args.dropout, args.floor)
     if args.cache_throughput:
         cache_throughput()
 

@@ -119,6 +119,9 @@ def alternate(steps: dict, repeats: int) -> dict:
             step()
             times[variant].append(time.perf_counter() - start)
         print(f"  round {round_ + 1}: " + ", ".join(f"{v} {ts[-1]:.2f} s" for v, ts in times.items()), flush=True)
+    for variant in list(times)[1:]:  # paired: each round's ratio cancels load that changes between rounds
+        paired = statistics.median(a / b for a, b in zip(times["original"], times[variant]))
+        print(f"  {variant}: median of the per-round ratios original / {variant}: {paired:.2f}x")
     return {v: statistics.median(ts) for v, ts in times.items()}
 
 

@@ -6,7 +6,7 @@ leading axes. Conventions (docs/original_code.md §3.1): the Hamilton product; r
 rotation is the first two *columns* of its matrix, `[m00, m10, m20, m01, m11, m21]`.
 
 numpy inputs are computed in float64 (the reference used float32 quaternions; the differences are
-within golden/README §10's tolerances). torch inputs keep their dtype and stay differentiable: no
+within the tolerances of the golden conformance tests, tests/test_features3d.py). torch inputs keep their dtype and stay differentiable: no
 in-place writes.
 """
 

@@ -16,7 +16,7 @@ from crossdiff.errors import UserError
 from crossdiff.model.layers import (PositionalEncoding, TimestepEmbedder, check_width, decoder_layer, drop_text,
                                     encoder_layer, transformer_encoder)
 
-# Sizes the official checkpoints hard-code (golden README §3), not configurable.
+# Sizes the official checkpoints hard-code (docs/original_code.md §5.1, §5.5), not configurable.
 ROOT_FF_SIZE = 512      # feed-forward width of the root encoders and root decoders
 ROOT_LAYERS = 2         # root encoder depth
 ROOT_DECODERS = 2       # root decoder layers per head; they follow the last pose-decoder layers

@@ -10,6 +10,7 @@ crossdiff/webapp/handlers.py and the README's "Web demo" section.
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from pathlib import Path
@@ -49,7 +50,18 @@ def main(cfg, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
         demo.close()
 
 
+def stop_on_signals() -> None:
+    """Ctrl-C and `kill` (SIGTERM) both stop the server cleanly, even when the process was started with
+    SIGINT ignored (a background job of a non-interactive shell, nohup), which Python would otherwise keep."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def cli(argv=None) -> int:
+    stop_on_signals()
     parser = config_parser(__doc__, "configs/demo_finetune.yaml")
     parser.add_argument("--host", default=DEFAULT_HOST,
                         help=f"address to bind (default {DEFAULT_HOST}: this machine only)")

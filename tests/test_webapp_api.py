@@ -271,7 +271,9 @@ def test_app_py_serves_until_interrupted_and_writes_its_config(tmp_path, files):
     data_root, checkpoint = files
     command = [sys.executable, str(REPO / "app.py"), "--cfg", str(REPO / "configs" / "base.yaml"),
                *tiny_overrides(tmp_path, data_root), f"test_checkpoint={checkpoint}", "--port", "0"]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # started with SIGINT ignored, as a background job of a script inherits it: Ctrl-C must still stop it
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         lines = []
         for line in process.stdout:
@@ -284,7 +286,7 @@ def test_app_py_serves_until_interrupted_and_writes_its_config(tmp_path, files):
         assert status == 200 and info["checkpoint"] == str(checkpoint)
         process.send_signal(signal.SIGINT)
         # generous: on a loaded CI machine torch's interpreter teardown alone can take many seconds
-        rest, _ = process.communicate(timeout=180)
+        rest, _ = process.communicate(timeout=90)
         assert process.returncode == 0, "".join(lines) + rest
         assert "stopping" in rest
     finally:

@@ -11,7 +11,7 @@ Steps (each resumes or is skipped when its output exists):
     6. export               the EMA weights in bfloat16 + config + statistics + manifest (sha256) + README
                             -> weights/pretrained_synthetic/ (what generate.py, test.py and the web demo
                             use when no checkpoint is given)
-`--steps` / `--pre-steps` shorten the stages (the full recipe takes ~3 hours on 2 idle cores).
+`--steps` / `--pre-steps` shorten the stages (the full recipe takes about 1.2 hours on 2 idle cores: stage II runs at ~10 steps/s).
 """
 
 from __future__ import annotations

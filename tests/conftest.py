@@ -47,3 +47,11 @@ def golden(golden_dir):
         return cache[name]
 
     return load
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory) -> Path:
+    """A 6-clip synthetic HumanML3D-format folder, one per test module (modules may define their own)."""
+    from prepare.synthetic import make_tiny_dataset
+
+    return make_tiny_dataset(tmp_path_factory.mktemp("synthetic") / "data", clips=6, seed=1)

@@ -16,13 +16,6 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def data_root(tmp_path_factory) -> Path:
-    from prepare.synthetic import make_tiny_dataset
-
-    return make_tiny_dataset(tmp_path_factory.mktemp("synthetic") / "data", clips=6, seed=1)
-
-
-@pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory, data_root) -> Path:
     """An official-layout bare state_dict of a random tiny CrossDiff."""
     from crossdiff.config import section_kwargs

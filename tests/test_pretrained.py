@@ -14,13 +14,6 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def data_root(tmp_path_factory) -> Path:
-    from prepare.synthetic import make_tiny_dataset
-
-    return make_tiny_dataset(tmp_path_factory.mktemp("synthetic") / "data", clips=6, seed=1)
-
-
-@pytest.fixture(scope="module")
 def shipped(tmp_path_factory, data_root) -> Path:
     """A shipped-model folder exported from a run holding one random tiny CrossDiff checkpoint."""
     from crossdiff.config import section_kwargs

@@ -82,19 +82,21 @@ class JobQueue:
             self._lock.notify_all()
             return job
 
-    def get(self, job_id: str) -> Job:
-        with self._lock:
-            job = self._jobs.get(job_id)
+    def _job(self, job_id: str) -> Job:
+        """The job with this id (KeyError when unknown or forgotten); call with the lock held."""
+        job = self._jobs.get(job_id)
         if job is None:
             raise KeyError(job_id)
         return job
 
+    def get(self, job_id: str) -> Job:
+        with self._lock:
+            return self._job(job_id)
+
     def status(self, job_id: str) -> dict:
         """The job as JSON: its state, queue position (0 = running), progress and result or error."""
         with self._lock:
-            job = self._jobs.get(job_id)
-            if job is None:
-                raise KeyError(job_id)
+            job = self._job(job_id)
             position = 0 if job is self._running else (self._waiting.index(job) + 1 if job in self._waiting else None)
             return {"id": job.id, "kind": job.kind, "state": job.state, "position": position,
                     "step": job.step, "total": job.total, "stage": job.stage, "result": job.result,
@@ -102,9 +104,7 @@ class JobQueue:
 
     def cancel(self, job_id: str) -> dict:
         with self._lock:
-            job = self._jobs.get(job_id)
-            if job is None:
-                raise KeyError(job_id)
+            job = self._job(job_id)
             if job in self._waiting:
                 self._waiting.remove(job)
                 job.state, job.stage = "cancelled", "cancelled before it started"

@@ -1,17 +1,18 @@
 """Train, evaluate and export the shipped pretrained model (`make pretrained`), resumably.
 
-    python pretrained.py [--steps N] [--pre-steps N] [--data data/synthetic] [--out weights/pretrained_synthetic]
+    python pretrained.py [--steps N] [--pre-steps N] [--data data/synthetic_large] [--out weights/pretrained_synthetic]
 
 Steps (each resumes or is skipped when its output exists):
-    1. synthetic dataset    prepare/synthetic.py                             -> data/synthetic/
-    2. evaluator            train_evaluator.py configs/demo_evaluator.yaml   -> data/synthetic/all.tar
+    1. synthetic dataset    prepare/synthetic.py --clips 1280                 -> data/synthetic_large/
+    2. evaluator            train_evaluator.py configs/pretrained_evaluator.yaml -> data/synthetic_large/all.tar
     3. stage I              train.py configs/pretrained_synthetic_pre.yaml   -> save/pretrained_synthetic_pre/
     4. stage II             train.py configs/pretrained_synthetic.yaml       -> save/pretrained_synthetic/
     5. evaluation           test.py (whole test split, 3 replications, per-family table)
     6. export               the EMA weights in bfloat16 + config + statistics + manifest (sha256) + README
                             -> weights/pretrained_synthetic/ (what generate.py, test.py and the web demo
                             use when no checkpoint is given)
-`--steps` / `--pre-steps` shorten the stages (the full recipe takes about 1.2 hours on 2 idle cores: stage II runs at ~10 steps/s).
+`--steps` / `--pre-steps` shorten the stages (the full recipe takes about 2 hours on 2 idle cores: the evaluator
+~35 min, stage II ~75 min at ~7 steps/s).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from crossdiff.io import atomic_path, save_json, save_text, torch_load, torch_sa
 from crossdiff.weights import resolve_checkpoint, sha256_of, state_dict_of
 
 REPO = Path(__file__).resolve().parent
+CLIPS = 1280                 # synthetic clips before mirroring: 4x the demo's (walks had 9 training clips there)
 EVAL = ["test.replications=3", "test.test_limit=full", "test.tag=pretrained"]
 STATISTICS = ("Mean.npy", "Std.npy", "Mean_complicate2d.npy", "Std_complicate2d.npy")
 WEIGHTS, CONFIG, DTYPE = "model.pt", "config.yaml", torch.bfloat16
@@ -116,13 +118,28 @@ def _config(name: str, data: Path, extra: list[str]):
     return load_config(REPO / "configs" / name, paths + extra)
 
 
+def make_dataset(data: Path) -> None:
+    from prepare.synthetic import main as generate
+
+    if (data / "meta.json").is_file() and (data / "Mean_complicate2d.npy").is_file():
+        return print(f"[pretrained] 1. dataset: {data} exists")
+    generate(data, clips=CLIPS, seed=0, workers=2, overwrite=True)
+
+
+def make_evaluator(data: Path) -> None:
+    import train_evaluator
+
+    if (data / "all.tar").is_file():
+        return print(f"[pretrained] 2. evaluator: {data / 'all.tar'} exists")
+    train_evaluator.main(_config("pretrained_evaluator.yaml", data, []))
+
+
 def main(data: Path, out: Path, steps: int | None, pre_steps: int | None) -> Path:
-    import demo
     import test
     import train
 
-    demo.step_dataset(data, quick=False)
-    demo.step_evaluator(data, Path("save"), quick=False)
+    make_dataset(data)
+    make_evaluator(data)
     pre = train.main(_config("pretrained_synthetic_pre.yaml", data, [f"train.max_steps={pre_steps}"] if pre_steps else []))
     stage2 = [f"train.resume_checkpoint={pre}"] + ([f"train.max_steps={steps}"] if steps else [])
     cfg = _config("pretrained_synthetic.yaml", data, stage2)
@@ -137,7 +154,7 @@ def cli(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, help="stage-II steps (default: the config's train.max_steps)")
     parser.add_argument("--pre-steps", type=int, help="stage-I steps (default: the config's train.max_steps)")
-    parser.add_argument("--data", type=Path, default=Path("data/synthetic"), help="the synthetic dataset folder")
+    parser.add_argument("--data", type=Path, default=Path("data/synthetic_large"), help="the synthetic dataset folder")
     parser.add_argument("--out", type=Path, default=REPO / "weights" / "pretrained_synthetic", help="export folder")
     args = parser.parse_args(argv)
     return exit_code(lambda: main(args.data, args.out, args.steps, args.pre_steps))

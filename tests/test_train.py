@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -101,6 +102,32 @@ def test_killed_and_resumed_run_matches_the_uninterrupted_run(tmp_path, data_roo
     assert "resumed from" in (resumed / "log.txt").read_text()
 
 
+def test_cosine_schedule_warms_up_then_falls_to_the_final_ratio_at_max_steps():
+    from crossdiff.training.trainer import lr_scale
+
+    cosine = [lr_scale(step, 10, "cosine", 110, 0.1) for step in range(130)]
+    assert cosine[0] == pytest.approx(0.1) and cosine[9] == pytest.approx(1.0)       # linear warm-up
+    assert cosine[60] == pytest.approx(0.55)                                       # half way: the mean of 1 and 0.1
+    assert cosine[110] == pytest.approx(0.1) and cosine[129] == pytest.approx(0.1)  # held after max_steps
+    assert all(a >= b for a, b in zip(cosine[9:], cosine[10:]))
+    assert [lr_scale(step, 10, "constant", 110, 0.1) for step in range(9, 130)] == [1.0] * 121
+
+
+def test_a_cosine_run_logs_its_decaying_rate_and_resumes_on_the_same_curve(tmp_path, data_root):
+    extra = ("train.lr_schedule=cosine", "train.lr_final_ratio=0.25", "train.max_steps=8", "train.save_interval=4")
+    straight = _train(tiny_config(tmp_path / "a", data_root, *extra))
+    logged = [float(x) for x in re.findall(r"lr=([0-9.e+-]+)", (straight / "log.txt").read_text())]
+    # the last line logs the rate of step 7 of 8 (0-based): 0.25 + 0.75 * (1 + cos(7/8 pi)) / 2 = 0.279 of lr
+    assert logged[0] > logged[-1] == pytest.approx(1e-3 * 0.2786, rel=3e-3)   # the log prints 3 digits
+    # "killed" after the first epoch (capping max_steps instead would change the curve)
+    _train(tiny_config(tmp_path / "b", data_root, *extra, "train.num_epochs=1"))
+    resumed = _train(tiny_config(tmp_path / "b", data_root, *extra))
+    # the rate is a function of the step and max_steps: the resumed run ends on the straight run's weights
+    a, b = _weights(_checkpoints(straight)[-1]), _weights(_checkpoints(resumed)[-1])
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+
+
 def test_resume_never_starts_over(tmp_path, data_root):
     run = _train(tiny_config(tmp_path, data_root, "train.max_steps=2", "train.save_interval=2"))
     _train(tiny_config(tmp_path, data_root, "train.max_steps=2", "train.save_interval=2", "train.resume=never"))
@@ -185,6 +212,11 @@ def test_user_errors_exit_with_code_2(tmp_path, data_root, capsys):
     assert train.cli(base + [f"data.data_root={data_root}", f"data.meta_dir={data_root}",
                              f"data.glove_dir={data_root / 'glove'}", "train.mode=stage3"]) == 2
     assert "train.mode" in capsys.readouterr().err
+    data = [f"data.data_root={data_root}", f"data.meta_dir={data_root}", f"data.glove_dir={data_root / 'glove'}"]
+    assert train.cli(base + data + ["train.lr_schedule=linear"]) == 2
+    assert "train.lr_schedule must be one of constant, cosine" in capsys.readouterr().err
+    assert train.cli(base + data + ["train.lr_schedule=cosine", "train.max_steps=null"]) == 2
+    assert "set train.max_steps" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ import torch
 from crossdiff.config import section_kwargs
 from crossdiff.errors import UserError
 from crossdiff.training.losses import Objective
-from crossdiff.training.trainer import TrainSettings, Trainer
+from crossdiff.training.trainer import LR_SCHEDULES, TrainSettings, Trainer
 from crossdiff.weights import build_model_from, find_latest
 
 
@@ -120,9 +120,14 @@ def build_trainer(cfg, objective, encode_text, dataset, collate_fn, worker_init_
     t = cfg.train
     if t.resume not in ("auto", "never"):
         raise UserError(f"train.resume must be auto or never, got {t.resume!r}")
+    if t.lr_schedule not in LR_SCHEDULES:
+        raise UserError(f"train.lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {t.lr_schedule!r}")
+    if t.lr_schedule == "cosine" and not t.max_steps:
+        raise UserError("train.lr_schedule=cosine decays towards train.max_steps: set train.max_steps too")
     settings = TrainSettings(
         batch_size=t.batch_size, lr=t.lr, weight_decay=t.weight_decay, num_epochs=t.num_epochs,
-        max_steps=t.max_steps, grad_clip=t.grad_clip, warmup_steps=t.warmup_steps, ema_decay=t.ema_decay,
+        max_steps=t.max_steps, grad_clip=t.grad_clip, warmup_steps=t.warmup_steps,
+        lr_schedule=t.lr_schedule, lr_final_ratio=t.lr_final_ratio, ema_decay=t.ema_decay,
         log_interval=t.log_interval, save_interval=t.save_interval, eval_interval=t.eval_interval,
         keep_checkpoints=t.keep_checkpoints, num_workers=t.num_workers, bf16=t.bf16, seed=cfg.seed)
     from omegaconf import OmegaConf

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,8 @@ class TrainSettings:
     max_steps: int | None
     grad_clip: float
     warmup_steps: int
+    lr_schedule: str
+    lr_final_ratio: float
     ema_decay: float
     log_interval: int
     save_interval: int
@@ -47,6 +50,20 @@ class TrainSettings:
     num_workers: int
     bf16: bool
     seed: int
+
+
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def lr_scale(step: int, warmup_steps: int, schedule: str, max_steps: int | None, final_ratio: float) -> float:
+    """The learning rate of optimiser step `step` (0-based) as a fraction of train.lr: a linear warm-up over
+    `warmup_steps`, then constant, or (cosine) a half cosine from 1 down to `final_ratio` at `max_steps`.
+    A pure function of the step, so a resumed run continues the same curve."""
+    warm = min(1.0, (step + 1) / warmup_steps) if warmup_steps > 0 else 1.0
+    if schedule != "cosine" or not max_steps:
+        return warm
+    progress = min(1.0, max(0.0, (step - warmup_steps) / max(1, max_steps - warmup_steps)))
+    return warm * (final_ratio + (1.0 - final_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
 def build_optimizer(params: list, lr: float, weight_decay: float) -> torch.optim.Optimizer:
@@ -227,9 +244,10 @@ class Trainer:
         return contextlib.nullcontext()
 
     def _set_lr(self) -> None:
-        scale = min(1.0, (self.step + 1) / self.s.warmup_steps) if self.s.warmup_steps > 0 else 1.0
+        s = self.s
+        scale = lr_scale(self.step, s.warmup_steps, s.lr_schedule, s.max_steps, s.lr_final_ratio)
         for group in self.optimizer.param_groups:
-            group["lr"] = self.s.lr * scale
+            group["lr"] = s.lr * scale
 
     def _after_step(self, interval: IntervalLog, bar) -> None:
         if self.step % self.s.log_interval == 0:

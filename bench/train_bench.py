@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/train_bench.py [--sizes full small] [--repeats 5] [--threads 2]
                                           [--variants original original+ours ours] [--dropout 0.1] [--floor] [--profile]
-                                          [--cache-throughput]
+                                          [--cache-throughput] [--text]
 
 For each size (full: latent 512, 4/6 layers, batch 8; small: latent 128, 2/2 layers, batch 32; both
 HumanML3D widths, 196 frames, default config otherwise, dropout 0.1) it builds one CrossDiff and
@@ -15,6 +15,10 @@ and prints the median seconds and the ratios. Each step is zero_grad, forward, b
 step on random data. Before timing it checks, in eval mode, that the three give the same losses.
 Every variant has its own copy of the weights and its own optimizer.
 
+--text adds the caption encoding each step pays: the original encodes its batch's captions with CLIP on
+every step (docs/original_code.md §7.1), here the CLIP text tower in float32 on fresh captions; ours
+looks them up in the caption cache the trainer fills before its first step. The model-only ratios are
+printed as well.
 --profile prints torch.profiler's top operators of one step of each variant (--repeats 0: only that).
 --floor counts the step's FLOPs (torch.utils.flop_counter) and prints the time this CPU's best float32
 GEMM rate would need for them. --dropout overrides model.dropout (0 gives the deterministic step the original actually ran after its
@@ -64,9 +68,21 @@ def random_batch(batch_size: int, frames: int = FRAMES, seed: int = 0) -> dict:
             "noise2d": torch.randn(batch_size, 134, 1, frames, generator=gen)}
 
 
-def step_functions(model: CrossDiff, diffusion, batch: dict, variants, lr: float = 1e-4) -> dict:
-    """variant -> (model copy, step closure): every variant trains its own copy of the same weights."""
-    inputs = (batch, batch["t"], batch["text_emb"], batch["noise3d"], batch["noise2d"])
+def captions(batch_size: int, round_: int) -> list[str]:
+    """A batch of distinct captions, new every round (so nothing the original encodes is ever cached)."""
+    return [f"a person walks forward {round_} times then turns left {i} times" for i in range(batch_size)]
+
+
+def step_functions(model: CrossDiff, diffusion, batch: dict, variants, lr: float = 1e-4, text_encoder=None) -> dict:
+    """variant -> (model copy, step closure): every variant trains its own copy of the same weights.
+
+    With `text_encoder` each step first gets its captions' features as that variant's training loop does
+    (the original: CLIP on the batch's captions; ours: the caption cache, filled beforehand) and trains on them.
+    """
+    b = batch["t"].shape[0]
+    rounds = iter(range(10**9))
+    if text_encoder is not None:
+        text_encoder([c for r in range(64) for c in captions(b, r)])  # the trainer caches every caption up front
     steps = {}
     for variant in variants:
         net = copy.deepcopy(model)
@@ -75,7 +91,8 @@ def step_functions(model: CrossDiff, diffusion, batch: dict, variants, lr: float
             optimizer = build_optimizer([p for p in net.parameters() if p.requires_grad], lr, 0.0)
 
             def step(objective=objective, optimizer=optimizer):
-                loss, _ = objective(*inputs)
+                text = batch["text_emb"] if text_encoder is None else text_encoder(captions(b, next(rounds) % 64))
+                loss, _ = objective(batch, batch["t"], text, batch["noise3d"], batch["noise2d"])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -83,7 +100,11 @@ def step_functions(model: CrossDiff, diffusion, batch: dict, variants, lr: float
             optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.0)  # docs/original_code.md §7.1
 
             def step(net=net, optimizer=optimizer, torch_layers=variant == "original"):
-                original_step(net, optimizer, diffusion, *inputs, torch_layers=torch_layers)
+                text = batch["text_emb"]
+                if text_encoder is not None:
+                    text = text_encoder.encode_uncached(captions(b, 64 + next(rounds)))
+                original_step(net, optimizer, diffusion, batch, batch["t"], text, batch["noise3d"], batch["noise2d"],
+                              torch_layers=torch_layers)
         steps[variant] = (net, step)
     return steps
 
@@ -162,7 +183,7 @@ def print_floor(model: CrossDiff, diffusion, batch_size: int) -> None:
 
 
 def bench_size(name: str, variants, repeats: int, profile: bool, rows: int, dropout: float,
-               floor: bool = False) -> dict:
+               floor: bool = False, text_encoder=None) -> dict:
     dims, batch_size = SIZES[name]
     torch.manual_seed(0)
     model = CrossDiff(**dims, dropout=dropout).train()  # every other key at its configs/base.yaml default
@@ -170,6 +191,8 @@ def bench_size(name: str, variants, repeats: int, profile: bool, rows: int, drop
     batch = random_batch(batch_size)
     steps = step_functions(model, diffusion, batch, variants)
     losses = eval_losses(steps, diffusion, batch)
+    if text_encoder is not None:
+        steps = step_functions(model, diffusion, batch, variants, text_encoder=text_encoder)
     diff = max(float((losses[v] - losses["original"]).abs().max()) for v in variants)
     print(f"{name}: {dims}, dropout {dropout}, batch {batch_size}; eval-mode losses {losses['original'].tolist()}, "
           f"max difference between variants {diff:.2g}")
@@ -181,9 +204,17 @@ def bench_size(name: str, variants, repeats: int, profile: bool, rows: int, drop
         return {}
     seconds = alternate(steps, repeats)
     base = seconds["original"]
-    print(f"{name}: median of {repeats} alternating steps: "
+    text = ", with each loop's caption encoding" if text_encoder is not None else ""
+    print(f"{name}: median of {repeats} alternating steps{text}: "
           + ", ".join(f"{v} {s:.2f} s ({base / s:.2f}x)" for v, s in seconds.items()))
     return seconds
+
+
+def caption_encoder():
+    """The CLIP text tower (random weights: the same cost as ViT-B/32's) with a caption cache in a temp folder."""
+    from crossdiff.text_encoder import build_text_encoder
+
+    return build_text_encoder(clip_weights="random", cache_dir=tempfile.mkdtemp(prefix="bench_text_"))
 
 
 def cache_throughput(steps: int = 3) -> None:
@@ -227,12 +258,16 @@ def main() -> None:
                         help="also count the step's FLOPs and the time the CPU's best GEMM rate allows")
     parser.add_argument("--rows", type=int, default=25, help="operators per profiler table")
     parser.add_argument("--cache-throughput", action="store_true", help="also the caption-cache figure")
+    parser.add_argument("--text", action="store_true",
+                        help="also time whole steps with each loop's caption encoding (CLIP every step vs the cache)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} threads")
     variants = ["original"] + [v for v in VARIANTS if v in args.variants and v != "original"]
     for name in args.sizes:
         bench_size(name, variants, args.repeats, args.profile, args.rows, args.dropout, args.floor)
+        if args.text:
+            bench_size(name, variants, args.repeats, False, args.rows, args.dropout, text_encoder=caption_encoder())
     if args.cache_throughput:
         cache_throughput()
 

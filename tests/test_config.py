@@ -164,7 +164,8 @@ def test_pretrained_stages_share_the_model_and_data_and_match_the_evaluator():
     assert (pre.train.mode, fine.train.mode, fine.train.resume_checkpoint) == ("pretrain", "finetune",
                                                                              "save/pretrained_synthetic_pre")
     assert fine.train.ema_decay > 0 and fine.diffusion.sampler == "ddim"
-    assert load_config(CONFIG_DIR / "demo_evaluator.yaml").model.max_frames == fine.model.max_frames
+    evaluator = load_config(CONFIG_DIR / "pretrained_evaluator.yaml")
+    assert evaluator.data == fine.data and evaluator.model.max_frames == fine.model.max_frames
 
 
 def test_crossdiff_pre_is_base_with_its_name():

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from crossdiff.errors import UserError
-from crossdiff.render.stick import contact_sheet, render_2d, render_3d
+from crossdiff.render.stick import contact_sheet, grid_spacing, render_2d, render_3d
 from crossdiff.skeleton import SKELETONS
 
 T2M = SKELETONS["t2m"]
@@ -56,7 +56,7 @@ def test_2d_video(tmp_path):
 def test_frame_rate_defaults_to_the_skeletons(tmp_path, name, milliseconds):
     """HumanML3D plays at 20 fps, KIT-ML at 12.5 fps: 50 and 80 ms per GIF frame, 2D and 3D alike."""
     rest = np.asarray(SKELETONS[name].canonical_joints, float)
-    rest = rest / np.abs(rest).max()      # metres-sized (KIT-ML's are mm): the floor grid stays small
+    rest = rest / np.abs(rest).max()      # metres-sized (KIT-ML's are mm): keeps the test quick
     joints = rest[None] + np.linspace(0, 1, 4)[:, None, None] * rest.max()   # 4 frames moving away
     for path in (render_3d(joints, tmp_path / f"{name}.gif", size=(96, 96)),
                  render_2d(joints[..., :2], tmp_path / f"{name}_2d.gif", size=(96, 96))):
@@ -96,3 +96,13 @@ def test_bad_input_is_a_user_error(tmp_path, joints, path, message):
     with pytest.raises(UserError, match=message):
         render_3d(joints, tmp_path / path, size=(64, 64))
     assert not (tmp_path / path).exists()
+
+
+def test_the_floor_grid_is_half_a_metre_in_the_motions_own_unit():
+    """KIT-ML joints are millimetres: a 0.5-unit grid would draw thousands of lines under a 1.7 km figure."""
+    metres = _walking_joints(5)
+    assert grid_spacing(metres) == 0.5
+    assert grid_spacing(metres * 1000.0) == 500.0        # millimetres (KIT-ML)
+    assert grid_spacing(metres * 100.0) == 50.0          # centimetres
+    kit = np.asarray(SKELETONS["kit"].canonical_joints, float)
+    assert grid_spacing(kit[None]) == 500.0              # the KIT skeleton as it comes

@@ -25,6 +25,7 @@ from crossdiff.skeleton import SKELETONS
 # (right leg, left leg, spine, right arm, left arm).
 CHAIN_COLOURS = ("#d62728", "#1f77b4", "#333333", "#ff7f0e", "#17becf")
 DPI = 100
+HUMAN_HEIGHT_M = 1.7                 # for the floor grid's unit (grid_spacing)
 
 
 def _chains(chains, joints_count: int) -> list[list[int]]:
@@ -108,7 +109,14 @@ def _wrap(title: str, width_px: int, font_px: float = 9.0) -> str:
     return "\n".join(textwrap.wrap(title, max(20, int(width_px / font_px)))) if title else ""
 
 
-def _floor_grid(ax, centre_xz: np.ndarray, radius: float, spacing: float = 0.5):
+def grid_spacing(joints: np.ndarray) -> float:
+    """Half a metre in the motion's own unit: 0.5 for metres, 500 for KIT-ML's millimetres, judged from the
+    body's height (a standing human is 1.4-2 m tall in any unit's power of ten)."""
+    height = float(np.ptp(joints[..., 1], axis=-1).max()) if joints.size else 0.0
+    return 0.5 * 10.0 ** round(np.log10(height / HUMAN_HEIGHT_M)) if height > 0 else 0.5
+
+
+def _floor_grid(ax, centre_xz: np.ndarray, radius: float, spacing: float):
     """Grid lines on y = 0 around centre, snapped to world multiples of `spacing` (they stay put in the world)."""
     lines = []
     lo = np.floor((centre_xz - radius) / spacing) * spacing
@@ -142,6 +150,7 @@ class _Stick3D:
         self.lines = [ax.plot([], [], [], color=c, linewidth=2.5, solid_capstyle="round")[0] for c in colours]
         self.path = ax.plot([], [], [], color="#2ca02c", linewidth=1.2)[0] if trajectory else None
         self.grid: list = []
+        self.spacing = grid_spacing(joints)
 
     def show(self, t: int) -> None:
         pose = _to_plot(self.joints[t])
@@ -156,7 +165,7 @@ class _Stick3D:
         if self.floor:
             for line in self.grid:
                 line.remove()
-            self.grid = _floor_grid(self.ax, centre, r)
+            self.grid = _floor_grid(self.ax, centre, r, self.spacing)
         self.ax.set_xlim(centre[0] - r, centre[0] + r)
         self.ax.set_ylim(-centre[1] - r, -centre[1] + r)
         self.ax.set_zlim(0.0, 2 * r)

@@ -28,9 +28,11 @@ def test_dropout_masks_are_independent_across_positions_and_calls():
     torch.manual_seed(1)
     first, _ = keep_mask((100_000,), 0.5, "cpu")
     second, _ = keep_mask((100_000,), 0.5, "cpu")
-    # neighbours come from the two halves of one draw: they must still be uncorrelated
-    pairs = first.view(-1, 2).float()
-    assert abs(torch.corrcoef(pairs.T)[0, 1].item()) < 0.02
+    # neighbours come from the four quarters of one int64 draw: they must still be uncorrelated, and each
+    # quarter (the top one holds the draw's sign bit) must drop at the same rate
+    quarters = first.view(-1, 4).float()
+    assert (torch.corrcoef(quarters.T) - torch.eye(4)).abs().max().item() < 0.02
+    assert ((1 - quarters.mean(0)) - 0.5).abs().max().item() < 0.02
     assert abs(torch.corrcoef(torch.stack([first.float(), second.float()]))[0, 1].item()) < 0.02
 
 

@@ -3,7 +3,7 @@
 # make demo   : the whole pipeline on the embedded synthetic dataset
 # make app    : the web demo on http://127.0.0.1:7860 (the demo model; see README "Web demo")
 # make browser: also install Debian's chromium (the web demo's browser tests need it)
-# make pretrained : train, evaluate and export the shipped model (weights/pretrained_synthetic; ~1.2 h on 2 idle cores)
+# make pretrained : train, evaluate and export the shipped model (weights/pretrained_synthetic; ~2 h on 2 idle cores)
 PY := .venv/bin/python
 
 .PHONY: setup blender browser test demo app pretrained

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from crossdiff.model.dropout import LEVELS, dropout, keep_mask
+from crossdiff.model.dropout import LEVELS, dropout, dropped_attention, keep_mask, zero_dropped
 from crossdiff.model.layers import DecoderLayer, EncoderLayer, PositionalEncoding
 
 D, HEADS, FF = 32, 4, 64
@@ -52,6 +52,23 @@ def test_dropout_gradient_uses_the_same_mask():
     y = dropout(x, 0.25, training=True)
     y.sum().backward()
     assert torch.equal(x.grad != 0, y != 0)
+
+
+def test_dropped_attention_equals_autograd_through_the_same_mask():
+    """The hand-written backward gives autograd's gradients for q, k and v (same seed, same mask)."""
+    q, k, v = (torch.randn(3, 2, 7, 5, dtype=torch.float64, requires_grad=True) for _ in range(3))
+    out_grad = torch.randn(3, 2, 7, 5, dtype=torch.float64)
+    results = []
+    for attend in (dropped_attention, lambda q, k, v, p: zero_dropped(torch.softmax(q @ k.mT, -1), p, True) @ v):
+        torch.manual_seed(3)
+        out = attend(q, k, v, 0.4)
+        results.append((out, *torch.autograd.grad(out, (q, k, v), out_grad)))
+    assert not torch.allclose(results[0][0], torch.softmax(q @ k.mT, -1) @ v)  # some weights were dropped
+    for fused, plain in zip(*results):
+        torch.testing.assert_close(fused, plain, rtol=1e-12, atol=1e-12)
+    torch.manual_seed(3)
+    assert torch.autograd.gradcheck(lambda q, k, v: (torch.manual_seed(5), dropped_attention(q, k, v, 0.4))[1],
+                                    (q, k, v))
 
 
 @pytest.mark.parametrize("training", [False, True])

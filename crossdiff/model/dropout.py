@@ -86,6 +86,32 @@ def zero_dropped(x: torch.Tensor, p: float, training: bool, inplace: bool = Fals
     return _ZeroDropped.apply(x, dropped, inplace)
 
 
+class _DroppedAttention(torch.autograd.Function):
+    """zero_dropped(softmax(q kᵀ)) @ v with one hand-written backward: the dropout's gradient is zeroed in
+    place on a fresh tensor and softmax's backward reuses the saved probabilities, so autograd's separate
+    nodes (a torch.where allocation and their bookkeeping) drop out. Same mask draw, same numbers."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, p):
+        probs = torch.softmax(q @ k.transpose(-2, -1), dim=-1)
+        dropped, _ = drop_mask(probs.shape, p, probs.device)
+        kept = probs.masked_fill(dropped, 0.0)
+        ctx.save_for_backward(q, k, v, probs, dropped, kept)
+        return kept @ v
+
+    @staticmethod
+    def backward(ctx, grad):
+        q, k, v, probs, dropped, kept = ctx.saved_tensors
+        grad_kept = (grad @ v.transpose(-2, -1)).masked_fill_(dropped, 0.0)
+        grad_logits = torch._softmax_backward_data(grad_kept, probs, -1, probs.dtype)
+        return grad_logits @ k, grad_logits.transpose(-2, -1) @ q, kept.transpose(-2, -1) @ grad, None
+
+
+def dropped_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, p: float) -> torch.Tensor:
+    """`[B, heads, Sq, hd]`: zero_dropped(softmax(q kᵀ), p, True) @ v (q already scaled; 0 < p < 1)."""
+    return _DroppedAttention.apply(q, k, v, p)
+
+
 def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
     """F.dropout(x, p, training) with the mask of `drop_mask`."""
     scale = dropout_scale(p, training)

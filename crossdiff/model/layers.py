@@ -13,7 +13,7 @@ from torch import nn
 
 from crossdiff.errors import UserError
 from crossdiff.model.dropout import dropout as drop
-from crossdiff.model.dropout import dropout_scale, zero_dropped
+from crossdiff.model.dropout import dropout_scale, dropped_attention, zero_dropped
 
 PE_MAX_LEN = 5000  # rows of the sinusoid table in official checkpoints
 
@@ -96,8 +96,7 @@ def attention(mha: nn.MultiheadAttention, query: torch.Tensor, memory: torch.Ten
     if p == 0.0:
         out, weight_scale = F.scaled_dot_product_attention(q, k, v), 1.0
     else:
-        weights = zero_dropped(torch.softmax(q @ k.transpose(-2, -1), dim=-1), p, True)
-        out, weight_scale = weights @ v, dropout_scale(p, True)
+        out, weight_scale = dropped_attention(q, k, v, p), dropout_scale(p, True)
     sq, b, d = query.shape
     return scaled_linear(out.permute(2, 0, 1, 3).reshape(sq, b, d), mha.out_proj, weight_scale * out_scale, out_scale)
 

@@ -1,6 +1,7 @@
 """Train, evaluate and export the shipped pretrained model (`make pretrained`), resumably.
 
     python pretrained.py [--steps N] [--pre-steps N] [--data data/synthetic_large] [--out weights/pretrained_synthetic]
+    python pretrained.py --evaluate     # evaluate the exported model again (after changing the recipe's sampling)
 
 Steps (each resumes or is skipped when its output exists):
     1. synthetic dataset    prepare/synthetic.py --clips 1280                 -> data/synthetic_large/
@@ -18,12 +19,14 @@ Steps (each resumes or is skipped when its output exists):
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import sys
 from pathlib import Path
 
 import torch
+from omegaconf import OmegaConf
 
 from crossdiff.config import load_config, to_yaml
 from crossdiff.errors import UserError, exit_code
@@ -150,13 +153,43 @@ def main(data: Path, out: Path, steps: int | None, pre_steps: int | None) -> Pat
     return folder
 
 
+SAMPLING = ("sampler", "sampling_steps", "guidance_scale")
+
+
+def reevaluate(data: Path, out: Path) -> Path:
+    """Evaluate the shipped folder `out` again with the recipe's sampling settings (e.g. after a guidance sweep):
+    its config.yaml takes configs/pretrained_synthetic.yaml's sampler, steps and guidance scale, and its
+    evaluation.md and README.md are rewritten; the weights and manifest stay as they are."""
+    import test
+
+    if not (out / MANIFEST).is_file():
+        raise UserError(f"{out / MANIFEST} is missing: --evaluate needs an exported model folder (--out)")
+    make_dataset(data)
+    make_evaluator(data)
+    manifest = json.loads((out / MANIFEST).read_text())
+    recipe = _config("pretrained_synthetic.yaml", data, [])
+    shipped = OmegaConf.load(out / manifest["config"])
+    shipped.diffusion.update({key: recipe.diffusion[key] for key in SAMPLING})
+    save_text(out / manifest["config"], to_yaml(shipped))
+    report = test.main(_config("pretrained_synthetic.yaml", data, EVAL + [
+        f"pretrained_dir={out.resolve()}", f"test_checkpoint={(out / manifest['weights']).resolve()}"]))
+    save_text(out / "evaluation.md", report_markdown(report))
+    save_text(out / "README.md", shipped_readme(manifest, shipped, report))
+    print(f"\n{report['table']}\n\n{out} re-evaluated")
+    return out
+
+
 def cli(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, help="stage-II steps (default: the config's train.max_steps)")
     parser.add_argument("--pre-steps", type=int, help="stage-I steps (default: the config's train.max_steps)")
     parser.add_argument("--data", type=Path, default=Path("data/synthetic_large"), help="the synthetic dataset folder")
     parser.add_argument("--out", type=Path, default=REPO / "weights" / "pretrained_synthetic", help="export folder")
+    parser.add_argument("--evaluate", action="store_true",
+                        help="only evaluate the exported folder again with the recipe's sampling settings")
     args = parser.parse_args(argv)
+    if args.evaluate:
+        return exit_code(lambda: reevaluate(args.data, args.out))
     return exit_code(lambda: main(args.data, args.out, args.steps, args.pre_steps))
 
 

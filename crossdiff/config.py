@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import weakref
 from pathlib import Path
 from typing import Iterable
 
@@ -47,7 +48,24 @@ def load_config(cfg_path: str | Path | None = None, overrides: Iterable[str] = (
         cfg = OmegaConf.merge(cfg, cli)
     OmegaConf.set_struct(cfg, True)
     OmegaConf.set_readonly(cfg, True)
+    _remember_command_line(cfg, [item.split("=", 1)[0] for item in dotlist])
     return cfg
+
+
+# The keys each load_config result got from the command line, by object (configs are read-only and
+# unhashable): "unless you set it" must hold even when the value set equals the default.
+_COMMAND_LINE: dict[int, tuple[weakref.ref, frozenset[str]]] = {}
+
+
+def _remember_command_line(cfg: DictConfig, keys: list[str]) -> None:
+    ident = id(cfg)
+    _COMMAND_LINE[ident] = (weakref.ref(cfg, lambda _: _COMMAND_LINE.pop(ident, None)), frozenset(keys))
+
+
+def command_line_keys(cfg: DictConfig) -> frozenset[str]:
+    """The dotted keys (`diffusion.guidance_scale`) the `key=value` overrides of load_config set for `cfg`."""
+    ref, keys = _COMMAND_LINE.get(id(cfg), (None, frozenset()))
+    return keys if ref is not None and ref() is cfg else frozenset()
 
 
 def config_parser(description: str, default_cfg: str) -> argparse.ArgumentParser:

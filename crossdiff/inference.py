@@ -28,7 +28,7 @@ import torch
 
 from omegaconf import DictConfig, OmegaConf
 
-from crossdiff.config import load_config, section_kwargs
+from crossdiff.config import command_line_keys, load_config, section_kwargs
 from crossdiff.data.normalization import Normalizer
 from crossdiff.errors import UserError
 from crossdiff.modes import module_mode
@@ -156,13 +156,15 @@ def _own_checkpoint(cfg, checkpoint) -> Path | None:
 
 def shipped_config(cfg, folder: Path, manifest: dict) -> DictConfig:
     """`cfg` with the shipped model's model, text encoder and statistics (and its diffusion/data values
-    for keys `cfg` leaves at their defaults); `test.evaluator_dir` null becomes the shipped data folder."""
+    for keys `cfg` leaves at their defaults and the command line does not set, even to the default value);
+    `test.evaluator_dir` null becomes the shipped data folder."""
     shipped, base = OmegaConf.load(folder / manifest["config"]), load_config()
     changes = {"test_checkpoint": str(folder / manifest["weights"]), "model": shipped.model,
                "text_encoder": {k: v for k, v in shipped.text_encoder.items() if k != "cache_dir"}}
+    chosen = command_line_keys(cfg)
     for section, keys in SHIPPED_DEFAULTS.items():
         changes[section] = {k: shipped[section][k] for k in keys or base[section]
-                            if cfg[section][k] == base[section][k]}
+                            if cfg[section][k] == base[section][k] and f"{section}.{k}" not in chosen}
     changes["data"]["meta_dir"] = str(folder)
     changes["test"] = {"evaluator_dir": cfg.test.evaluator_dir or changes["data"].get("data_root", cfg.data.data_root)}
     merged = OmegaConf.merge(cfg, changes)

@@ -63,6 +63,8 @@ def test_generate_falls_back_to_the_shipped_model_and_says_so(tmp_path, data_roo
     assert "using the shipped pretrained model" in capsys.readouterr().err + (out / "log.txt").read_text()
     assert generate.cli(_generate_args(tmp_path, data_root, shipped, "diffusion.guidance_scale=3.0")) == 0
     assert json.loads((out / "index.json").read_text())["guidance_scale"] == 3.0   # what the user set wins
+    assert generate.cli(_generate_args(tmp_path, data_root, shipped, "diffusion.guidance_scale=1.0")) == 0
+    assert json.loads((out / "index.json").read_text())["guidance_scale"] == 1.0   # even base.yaml's default
 
 
 def test_a_given_or_trained_checkpoint_wins_over_the_shipped_model(tmp_path, data_root, shipped):
@@ -93,3 +95,51 @@ def test_a_damaged_shipped_model_or_none_at_all_is_a_clear_error(tmp_path, data_
     assert "sha256" in capsys.readouterr().err
     assert generate.cli(_generate_args(tmp_path, data_root, "null")) == 2
     assert "no checkpoint found" in capsys.readouterr().err
+
+
+def test_reevaluate_takes_the_recipes_sampling_and_rewrites_only_the_reports(tmp_path, shipped, monkeypatch):
+    """`pretrained.py --evaluate`: the shipped model (not a trained run) is evaluated with the recipe's
+    sampler and guidance; config.yaml, evaluation.md and README.md follow; weights and manifest stay."""
+    import shutil
+
+    import pretrained
+    import test as test_script
+    from crossdiff.evaluation.report import build_report
+    from crossdiff.inference import resolve_model
+
+    folder = tmp_path / "shipped"
+    shutil.copytree(shipped, folder)
+    before = {name: (folder / name).read_bytes() for name in ("model.pt", "manifest.json")}
+    seen = []
+
+    def evaluate(cfg):
+        resolved = resolve_model(cfg)
+        seen.append(resolved)
+        summary = {"mean": 0.5, "conf": 0.01}
+        results = {"protocol": {"test_limit": None, "replications": cfg.test.replications, "batch_size": 32,
+                                "samples": 10, "split": "test", "parts": ["all"], "evaluator_dir": "ev",
+                                "test_mm": False}, "seconds": 1.0,
+                   "metrics": {"all": {"r_precision_top3": summary, "fid": summary}}}
+        sampler = {key: resolved.cfg.diffusion[key] for key in ("sampler", "sampling_steps", "guidance_scale")}
+        return build_report(results, name="shipped", checkpoint=str(resolved.checkpoint), config={},
+                            sampler={**sampler, "diffusion_steps": 1000, "path": "3d"})
+
+    monkeypatch.setattr(pretrained, "make_dataset", lambda data: None)
+    monkeypatch.setattr(pretrained, "make_evaluator", lambda data: None)
+    monkeypatch.setattr(test_script, "main", evaluate)
+    assert pretrained.cli(["--evaluate", "--out", str(folder), "--data", str(tmp_path / "data")]) == 0
+    recipe = pretrained._config("pretrained_synthetic.yaml", tmp_path / "data", [])
+    (resolved,) = seen
+    assert resolved.shipped and resolved.checkpoint == (folder / "model.pt").resolve()
+    assert resolved.cfg.diffusion.guidance_scale == recipe.diffusion.guidance_scale != 1.5
+    assert f"guidance_scale: {recipe.diffusion.guidance_scale}" in (folder / "config.yaml").read_text()
+    assert f"guidance scale {recipe.diffusion.guidance_scale}" in (folder / "evaluation.md").read_text()
+    assert "| shipped | 0.500±0.010 |" in (folder / "README.md").read_text()
+    assert before == {name: (folder / name).read_bytes() for name in before}
+
+
+def test_reevaluate_without_an_exported_folder_is_a_user_error(tmp_path, capsys):
+    import pretrained
+
+    assert pretrained.cli(["--evaluate", "--out", str(tmp_path / "nothing")]) == 2
+    assert "manifest.json" in capsys.readouterr().err

@@ -62,6 +62,12 @@ def _remember_command_line(cfg: DictConfig, keys: list[str]) -> None:
     _COMMAND_LINE[ident] = (weakref.ref(cfg, lambda _: _COMMAND_LINE.pop(ident, None)), frozenset(keys))
 
 
+def keep_command_line(source: DictConfig, derived: DictConfig) -> DictConfig:
+    """`derived` (a config built from `source`) remembers the command-line keys of `source`; returns it."""
+    _remember_command_line(derived, list(command_line_keys(source)))
+    return derived
+
+
 def command_line_keys(cfg: DictConfig) -> frozenset[str]:
     """The dotted keys (`diffusion.guidance_scale`) the `key=value` overrides of load_config set for `cfg`."""
     ref, keys = _COMMAND_LINE.get(id(cfg), (None, frozenset()))

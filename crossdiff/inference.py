@@ -28,7 +28,7 @@ import torch
 
 from omegaconf import DictConfig, OmegaConf
 
-from crossdiff.config import command_line_keys, load_config, section_kwargs
+from crossdiff.config import command_line_keys, keep_command_line, load_config, section_kwargs
 from crossdiff.data.normalization import Normalizer
 from crossdiff.errors import UserError
 from crossdiff.modes import module_mode
@@ -169,7 +169,7 @@ def shipped_config(cfg, folder: Path, manifest: dict) -> DictConfig:
     changes["test"] = {"evaluator_dir": cfg.test.evaluator_dir or changes["data"].get("data_root", cfg.data.data_root)}
     merged = OmegaConf.merge(cfg, changes)
     OmegaConf.set_readonly(merged, True)
-    return merged
+    return keep_command_line(cfg, merged)     # resolving the result again must not undo the user's settings
 
 
 def resolve_model(cfg, checkpoint: str | Path | None = None) -> ResolvedModel:

@@ -80,6 +80,10 @@ def test_a_given_or_trained_checkpoint_wins_over_the_shipped_model(tmp_path, dat
     resolved = resolve_model(cfg)
     assert resolved.shipped and "no checkpoint given" in resolved.note
     assert resolved.cfg.test.evaluator_dir == str(data_root)   # evaluated where it was trained
+    cfg = load_config(None, tiny_overrides(tmp_path, data_root) + [f"pretrained_dir={shipped}",
+                                                                     "diffusion.guidance_scale=1.0"])
+    twice = resolve_model(resolve_model(cfg).cfg)   # test.py resolves, then its sampler loader resolves again
+    assert twice.shipped and twice.cfg.diffusion.guidance_scale == 1.0   # the user's value, though the default
 
 
 def test_a_damaged_shipped_model_or_none_at_all_is_a_clear_error(tmp_path, data_root, shipped, capsys):

@@ -173,6 +173,9 @@ def reevaluate(data: Path, out: Path) -> Path:
     save_text(out / manifest["config"], to_yaml(shipped))
     report = test.main(_config("pretrained_synthetic.yaml", data, EVAL + [
         f"pretrained_dir={out.resolve()}", f"test_checkpoint={(out / manifest['weights']).resolve()}"]))
+    checkpoint = Path(report["checkpoint"])
+    if checkpoint.is_relative_to(REPO):                     # the committed page names no machine's paths
+        report["checkpoint"] = str(checkpoint.relative_to(REPO))
     save_text(out / "evaluation.md", report_markdown(report))
     save_text(out / "README.md", shipped_readme(manifest, shipped, report))
     print(f"\n{report['table']}\n\n{out} re-evaluated")

@@ -13,7 +13,7 @@ Steps (each resumes or is skipped when its output exists):
                             -> weights/pretrained_synthetic/ (what generate.py, test.py and the web demo
                             use when no checkpoint is given)
 `--steps` / `--pre-steps` shorten the stages (the full recipe takes about 2 hours on 2 idle cores: the evaluator
-~35 min, stage II ~75 min at ~7 steps/s).
+~15 min, stage II ~75 min at ~7 steps/s).
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ Checkpoints (`resolve_model`, used by generate.py, test.py and the web demo): `c
 `test_checkpoint`, else the newest checkpoint of `<save_dir>/<NAME>`, else the shipped pretrained model
 (`pretrained_dir`, weights/pretrained_synthetic: a small CrossDiff trained on the synthetic dataset).
 The shipped weights are sha256-checked, and their model, text encoder and statistics replace the
-config's (diffusion and data keys left at their base.yaml defaults take the shipped values too).
+config's; so do its sampling settings (the diffusion section) unless the command line sets them, since a
+stage file's were chosen for its own model, and data keys left at their base.yaml defaults.
 
 Paths (the original's: docs/original_code.md §8.1-§8.3):
     3d       3D→3D denoising (the standard sampler)
@@ -39,8 +40,9 @@ from crossdiff.weights import build_model_from, resolve_checkpoint, verify_sha25
 PATHS = ("3d", "2d", "mixture")
 REPO = Path(__file__).resolve().parents[1]
 MANIFEST = "manifest.json"          # in pretrained_dir: weights file, its sha256, config file
-# Keys that take the shipped model's value when the config leaves them at their base.yaml default.
-SHIPPED_DEFAULTS = {"diffusion": None, "data": ("data_root", "glove_dir")}
+# Keys that take the shipped model's value unless the command line sets them (None: the whole section), and
+# whether a stage file's value that differs from base.yaml's also keeps it (the data folders: yes).
+SHIPPED_DEFAULTS = {"diffusion": (None, False), "data": (("data_root", "glove_dir"), True)}
 
 
 @dataclass
@@ -155,16 +157,16 @@ def _own_checkpoint(cfg, checkpoint) -> Path | None:
 
 
 def shipped_config(cfg, folder: Path, manifest: dict) -> DictConfig:
-    """`cfg` with the shipped model's model, text encoder and statistics (and its diffusion/data values
-    for keys `cfg` leaves at their defaults and the command line does not set, even to the default value);
-    `test.evaluator_dir` null becomes the shipped data folder."""
+    """`cfg` with the shipped model's model, text encoder and statistics, and its values of SHIPPED_DEFAULTS
+    that the command line does not set (even to the default value); `test.evaluator_dir` null becomes the
+    shipped data folder."""
     shipped, base = OmegaConf.load(folder / manifest["config"]), load_config()
     changes = {"test_checkpoint": str(folder / manifest["weights"]), "model": shipped.model,
                "text_encoder": {k: v for k, v in shipped.text_encoder.items() if k != "cache_dir"}}
     chosen = command_line_keys(cfg)
-    for section, keys in SHIPPED_DEFAULTS.items():
-        changes[section] = {k: shipped[section][k] for k in keys or base[section]
-                            if cfg[section][k] == base[section][k] and f"{section}.{k}" not in chosen}
+    for section, (keys, stage_files_win) in SHIPPED_DEFAULTS.items():
+        changes[section] = {k: shipped[section][k] for k in keys or base[section] if f"{section}.{k}" not in chosen
+                            and not (stage_files_win and cfg[section][k] != base[section][k])}
     changes["data"]["meta_dir"] = str(folder)
     changes["test"] = {"evaluator_dir": cfg.test.evaluator_dir or changes["data"].get("data_root", cfg.data.data_root)}
     merged = OmegaConf.merge(cfg, changes)

@@ -84,6 +84,10 @@ def test_a_given_or_trained_checkpoint_wins_over_the_shipped_model(tmp_path, dat
                                                                      "diffusion.guidance_scale=1.0"])
     twice = resolve_model(resolve_model(cfg).cfg)   # test.py resolves, then its sampler loader resolves again
     assert twice.shipped and twice.cfg.diffusion.guidance_scale == 1.0   # the user's value, though the default
+    demo = load_config(REPO / "configs" / "demo_finetune.yaml",          # a stage file sampling at guidance 2.5
+                       tiny_overrides(tmp_path, data_root, "no_run") + [f"pretrained_dir={shipped}"])
+    assert demo.diffusion.guidance_scale == 2.5
+    assert resolve_model(demo).cfg.diffusion.guidance_scale == 1.5      # chosen for its own model: the shipped wins
 
 
 def test_a_damaged_shipped_model_or_none_at_all_is_a_clear_error(tmp_path, data_root, shipped, capsys):

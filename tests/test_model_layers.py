@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from crossdiff.model.dropout import LEVELS, dropout, dropped_attention, keep_mask, zero_dropped
+from crossdiff.model.dropout import LEVELS, dropout, dropped_attention, dropped_feed_forward, keep_mask, zero_dropped
 from crossdiff.model.layers import DecoderLayer, EncoderLayer, PositionalEncoding
 
 D, HEADS, FF = 32, 4, 64
@@ -69,6 +69,28 @@ def test_dropped_attention_equals_autograd_through_the_same_mask():
     torch.manual_seed(3)
     assert torch.autograd.gradcheck(lambda q, k, v: (torch.manual_seed(5), dropped_attention(q, k, v, 0.4))[1],
                                     (q, k, v))
+
+
+def test_dropped_feed_forward_equals_autograd_through_the_same_masks():
+    """The hand-written backward (in-place mask and gelu derivative) gives autograd's gradients for the
+    input, both weights and both biases, with the masks drawn in the same order."""
+    gen = torch.Generator().manual_seed(6)
+    args = [torch.randn(*shape, generator=gen, dtype=torch.float64, requires_grad=True)
+            for shape in ((4, 3, 6), (10, 6), (10,), (6, 10), (6,))]
+    out_grad = torch.randn(4, 3, 6, generator=gen, dtype=torch.float64)
+
+    def plain(x, w1, b1, w2, b2, p):
+        return zero_dropped(F.linear(zero_dropped(F.gelu(F.linear(x, w1, b1)), p, True), w2, b2), p, True)
+
+    results = []
+    for feed_forward in (dropped_feed_forward, plain):
+        torch.manual_seed(2)
+        out = feed_forward(*args, 0.3)
+        results.append((out, *torch.autograd.grad(out, args, out_grad)))
+    assert (results[0][0] == 0).any() and (results[0][1] != 0).all()  # outputs were dropped, the input grad is dense
+    for fused, reference in zip(*results):
+        torch.testing.assert_close(fused, reference, rtol=1e-12, atol=1e-12)
+    assert torch.autograd.gradcheck(lambda *a: (torch.manual_seed(5), dropped_feed_forward(*a, 0.3))[1], args)
 
 
 @pytest.mark.parametrize("training", [False, True])

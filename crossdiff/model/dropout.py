@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 
 LEVELS = 1 << 16          # values of one uniform: a 16-bit quarter of a full-range int64 draw
 PER_DRAW = 4
@@ -93,15 +94,19 @@ class _DroppedAttention(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, q, k, v, p):
+        # q, k, v are strided views of the projections: matmul would copy each one again for every
+        # product it meets (two here, three in backward), so copy them once and save the copies.
+        q, k, v = q.contiguous(), k.contiguous(), v.contiguous()
         probs = torch.softmax(q @ k.transpose(-2, -1), dim=-1)
         dropped, _ = drop_mask(probs.shape, p, probs.device)
-        kept = probs.masked_fill(dropped, 0.0)
+        kept = torch.where(dropped, 0.0, probs)  # one pass; out-of-place masked_fill clones, then fills
         ctx.save_for_backward(q, k, v, probs, dropped, kept)
         return kept @ v
 
     @staticmethod
     def backward(ctx, grad):
         q, k, v, probs, dropped, kept = ctx.saved_tensors
+        grad = grad.contiguous()  # the output's permute makes it strided; it meets two products
         grad_kept = (grad @ v.transpose(-2, -1)).masked_fill_(dropped, 0.0)
         grad_logits = torch._softmax_backward_data(grad_kept, probs, -1, probs.dtype)
         return grad_logits @ k, grad_logits.transpose(-2, -1) @ q, kept.transpose(-2, -1) @ grad, None
@@ -117,3 +122,40 @@ def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
     scale = dropout_scale(p, training)
     zeroed = zero_dropped(x, p, training)
     return zeroed if scale == 1.0 else zeroed * scale
+
+
+
+class _DroppedFeedForward(torch.autograd.Function):
+    """zero_dropped(linear(zero_dropped(gelu(linear(x, w1, b1))), w2, b2)) with one hand-written backward.
+
+    Autograd's version allocates a fresh gradient for each dropout and for gelu's backward; here the
+    hidden gradient is zeroed and passed through gelu's derivative in place. Masks are drawn in the
+    same order (hidden, then output), so the numbers are the same.
+    """
+
+    @staticmethod
+    def forward(ctx, x, w1, b1, w2, b2, p):
+        pre = F.linear(x, w1, b1)
+        hidden = F.gelu(pre)
+        dropped_hidden, _ = drop_mask(hidden.shape, p, hidden.device)
+        hidden.masked_fill_(dropped_hidden, 0.0)
+        out = F.linear(hidden, w2, b2)
+        dropped_out, _ = drop_mask(out.shape, p, out.device)
+        ctx.save_for_backward(x, w1, pre, dropped_hidden, hidden, w2, dropped_out)
+        return out.masked_fill_(dropped_out, 0.0)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, w1, pre, dropped_hidden, hidden, w2, dropped_out = ctx.saved_tensors
+        grad_out = torch.where(dropped_out, 0.0, grad).flatten(0, -2)   # grad is shared with the residual
+        hidden, x = hidden.flatten(0, -2), x.flatten(0, -2)
+        grad_hidden = (grad_out @ w2).masked_fill_(dropped_hidden.flatten(0, -2), 0.0)
+        grad_pre = torch.ops.aten.gelu_backward.grad_input(grad_hidden, pre.flatten(0, -2), grad_input=grad_hidden)
+        grad_x = (grad_pre @ w1).view(ctx.saved_tensors[0].shape)
+        return (grad_x, (x.t() @ grad_pre).t(), grad_pre.sum(0), (hidden.t() @ grad_out).t(), grad_out.sum(0), None)
+
+
+def dropped_feed_forward(x, w1, b1, w2, b2, p: float) -> torch.Tensor:
+    """`[..., d]`: zero_dropped(F.linear(zero_dropped(F.gelu(F.linear(x, w1, b1)), p, True), w2, b2), p, True)
+    (0 < p < 1; dropout scales are the caller's, folded into w2 and b2)."""
+    return _DroppedFeedForward.apply(x, w1, b1, w2, b2, p)

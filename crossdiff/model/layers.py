@@ -13,7 +13,7 @@ from torch import nn
 
 from crossdiff.errors import UserError
 from crossdiff.model.dropout import dropout as drop
-from crossdiff.model.dropout import dropout_scale, dropped_attention, zero_dropped
+from crossdiff.model.dropout import dropout_scale, dropped_attention, dropped_feed_forward, zero_dropped
 
 PE_MAX_LEN = 5000  # rows of the sinusoid table in official checkpoints
 
@@ -130,6 +130,9 @@ def _no_masks(*masks) -> None:
 
 def _feed_forward(layer, x: torch.Tensor, p: float, train: bool, scale: float) -> torch.Tensor:
     """dropout(linear2(dropout(gelu(linear1(x))))) with both dropout scales folded into linear2."""
+    if train and 0.0 < p < 1.0:
+        return dropped_feed_forward(x, layer.linear1.weight, layer.linear1.bias,
+                                    layer.linear2.weight * (scale * scale), layer.linear2.bias * scale, p)
     hidden = zero_dropped(F.gelu(layer.linear1(x)), p, train, inplace=True)  # gelu's backward keeps its input
     return zero_dropped(scaled_linear(hidden, layer.linear2, scale * scale, scale), p, train, inplace=True)
 

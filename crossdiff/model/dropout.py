@@ -124,7 +124,6 @@ def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
     return zeroed if scale == 1.0 else zeroed * scale
 
 
-
 class _DroppedFeedForward(torch.autograd.Function):
     """zero_dropped(linear(zero_dropped(gelu(linear(x, w1, b1))), w2, b2)) with one hand-written backward.
 
@@ -147,12 +146,14 @@ class _DroppedFeedForward(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         x, w1, pre, dropped_hidden, hidden, w2, dropped_out = ctx.saved_tensors
+        need_x, need_w1, need_b1, need_w2, need_b2, _ = ctx.needs_input_grad
         grad_out = torch.where(dropped_out, 0.0, grad).flatten(0, -2)   # grad is shared with the residual
-        hidden, x = hidden.flatten(0, -2), x.flatten(0, -2)
+        hidden, rows = hidden.flatten(0, -2), x.flatten(0, -2)
         grad_hidden = (grad_out @ w2).masked_fill_(dropped_hidden.flatten(0, -2), 0.0)
         grad_pre = torch.ops.aten.gelu_backward.grad_input(grad_hidden, pre.flatten(0, -2), grad_input=grad_hidden)
-        grad_x = (grad_pre @ w1).view(ctx.saved_tensors[0].shape)
-        return (grad_x, (x.t() @ grad_pre).t(), grad_pre.sum(0), (hidden.t() @ grad_out).t(), grad_out.sum(0), None)
+        return ((grad_pre @ w1).view(x.shape) if need_x else None,
+                (rows.t() @ grad_pre).t() if need_w1 else None, grad_pre.sum(0) if need_b1 else None,
+                (hidden.t() @ grad_out).t() if need_w2 else None, grad_out.sum(0) if need_b2 else None, None)
 
 
 def dropped_feed_forward(x, w1, b1, w2, b2, p: float) -> torch.Tensor:

@@ -130,7 +130,8 @@ def _no_masks(*masks) -> None:
 
 def _feed_forward(layer, x: torch.Tensor, p: float, train: bool, scale: float) -> torch.Tensor:
     """dropout(linear2(dropout(gelu(linear1(x))))) with both dropout scales folded into linear2."""
-    if train and 0.0 < p < 1.0:
+    # Under autocast the linear maps run in bf16/fp16 and autograd owns the casts, so keep its path there.
+    if train and 0.0 < p < 1.0 and not torch.is_autocast_enabled(x.device.type):
         return dropped_feed_forward(x, layer.linear1.weight, layer.linear1.bias,
                                     layer.linear2.weight * (scale * scale), layer.linear2.bias * scale, p)
     hidden = zero_dropped(F.gelu(layer.linear1(x)), p, train, inplace=True)  # gelu's backward keeps its input

@@ -38,7 +38,7 @@ from crossdiff.weights import resolve_checkpoint, sha256_of, state_dict_of
 
 REPO = Path(__file__).resolve().parent
 CLIPS = 1280                 # synthetic clips before mirroring: 4x the demo's (walks had 9 training clips there)
-EVAL = ["test.replications=3", "test.test_limit=full", "test.tag=pretrained", "test.family_clips=8"]
+EVAL = ["test.replications=3", "test.test_limit=full", "test.tag=pretrained", "test.family_clips=16"]
 STATISTICS = ("Mean.npy", "Std.npy", "Mean_complicate2d.npy", "Std_complicate2d.npy")
 WEIGHTS, CONFIG, DTYPE = "model.pt", "config.yaml", torch.bfloat16
 _LOG_LINE = re.compile(r"step (\d+) epoch \d+ (.*?) lr=")

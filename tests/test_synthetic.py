@@ -10,6 +10,7 @@ import pytest
 from crossdiff.synthetic.generator import (FAMILIES, MAX_FRAMES, MIN_FRAMES, generate_clip, mirror_clip, mirror_params,
                                       rest_body, target_offsets)
 from crossdiff.synthetic.body import RestBody, solve_body
+from crossdiff.synthetic.phrases import PHRASES
 from crossdiff.synthetic.captions import MIRROR_WORDS, Part, make_captions, mirror_caption, tokenize
 from crossdiff.synthetic.vocab import vocabulary, word_vectors
 from crossdiff.errors import UserError
@@ -125,6 +126,27 @@ def test_captions_state_the_parameters(body):
         assert "left" in caption.split() and "right" not in caption.split() and start == end == 0.0
     assert mirror_caption("a man turns left then spins clockwise") == "a man turns right then spins counterclockwise"
     assert tokenize("a man walks forward") == "a/DET man/NOUN walk/VERB forward/ADV"
+
+
+def _phrasings(family: str, params: dict) -> list[str]:
+    """Every phrasing of one action, as plain text (verb lemma + tail, spaces collapsed)."""
+    phrases = PHRASES[family](params, np.random.default_rng(0))
+    return [" ".join(" ".join(f"{verb} {tail}" for verb, tail in phrase).split()) for phrase in phrases]
+
+
+def test_every_spin_caption_says_how_many_turns():
+    # A caption that leaves the count open makes the model average one and two turns (issue 18).
+    for turns, said, wrong in ((1, ("once", "a full circle"), ("twice", "two")), (2, ("twice", "two full circles"), ("once", "a full"))):
+        params = {"turns": turns, "angle_deg": 360.0 * turns, "direction": "clockwise", "duration": 1.0}
+        for text in _phrasings("spin", params):
+            assert any(s in text for s in said) and not any(w in text for w in wrong), text
+
+
+def test_every_jump_in_place_caption_names_a_low_or_high_jump():
+    for height, word in ((0.14, "slightly"), (0.25, None), (0.35, "high")):
+        for text in _phrasings("jump_in_place", {"repetitions": 2, "height": height}):
+            words = text.split()
+            assert ("slightly" in words) == (word == "slightly") and ("high" in words) == (word == "high"), text
 
 
 def test_segment_captions_cover_one_action():

@@ -219,6 +219,7 @@ pace pace NOUN pace
 way way NOUN way
 place place NOUN place
 circle circle NOUN circle
+circles circle NOUN circle
 curve curve NOUN curve
 side side NOUN side
 sides side NOUN side

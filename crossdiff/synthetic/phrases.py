@@ -71,10 +71,12 @@ def _turn(p, rng) -> list[VerbPhrase]:
 
 
 def _spin(p, rng) -> list[VerbPhrase]:
+    # Every phrasing says how many turns: a third of spins turn twice, and a caption that does not say so
+    # leaves the model to average 360 and 720 degrees.
     sense = p["direction"]
-    times = "twice" if p["turns"] == 2 else "once"
-    return [[("spin", f"around {sense}")], [("spin", f"around {times}")], [("turn", f"around in a full circle {sense}")],
-            [("twirl", f"{sense} {times}")], [("spin", f"{sense} in place")]]
+    times, circles = ("twice", "two full circles") if p["turns"] == 2 else ("once", "a full circle")
+    return [[("spin", f"around {sense} {times}")], [("spin", f"around {times}")], [("turn", f"around in {circles} {sense}")],
+            [("twirl", f"{sense} {times}")], [("spin", f"{sense} in place {times}")]]
 
 
 def _crouch_walk(p, rng) -> list[VerbPhrase]:
@@ -83,10 +85,12 @@ def _crouch_walk(p, rng) -> list[VerbPhrase]:
 
 
 def _jump_in_place(p, rng) -> list[VerbPhrase]:
+    # Heights span 0.12-0.4 m; every phrasing names the low and the high third, so the height a caption
+    # leaves open stays within 0.2-0.3 m.
     n = _count(p["repetitions"], rng)
-    high = "high" if p["height"] > 0.3 else ""
-    return [[("jump", f"in place {n}")], [("jump", f"up and down {n}")], [("jump", f"up {high} {n}")],
-            [("jump", f"{high} in place {n}")]]
+    size = "high" if p["height"] > 0.3 else "slightly" if p["height"] < 0.2 else ""
+    return [[("jump", f"{size} in place {n}")], [("jump", f"{size} up and down {n}")], [("jump", f"up {size} {n}")],
+            [("jump", f"in place {size} {n}")]]
 
 
 def _jump_forward(p, rng) -> list[VerbPhrase]:

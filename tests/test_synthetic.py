@@ -135,7 +135,7 @@ def _phrasings(family: str, params: dict) -> list[str]:
 
 
 def test_every_spin_caption_says_how_many_turns():
-    # A caption that leaves the count open makes the model average one and two turns (issue 18).
+    # A caption that leaves the count open cannot tell the model 360 from 720 degrees (issue 18).
     for turns, said, wrong in ((1, ("once", "a full circle"), ("twice", "two")), (2, ("twice", "two full circles"), ("once", "a full"))):
         params = {"turns": turns, "angle_deg": 360.0 * turns, "direction": "clockwise", "duration": 1.0}
         for text in _phrasings("spin", params):

@@ -72,7 +72,7 @@ def _turn(p, rng) -> list[VerbPhrase]:
 
 def _spin(p, rng) -> list[VerbPhrase]:
     # Every phrasing says how many turns: a third of spins turn twice, and a caption that does not say so
-    # leaves the model to average 360 and 720 degrees.
+    # gives the model no way to tell 360 from 720 degrees.
     sense = p["direction"]
     times, circles = ("twice", "two full circles") if p["turns"] == 2 else ("once", "a full circle")
     return [[("spin", f"around {sense} {times}")], [("spin", f"around {times}")], [("turn", f"around in {circles} {sense}")],

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
+from tqdm import tqdm
 
 from crossdiff.data.clips import read_split
 from crossdiff.data.words import read_text_file
@@ -119,7 +120,7 @@ def sampler_joints(sampler, batch_size: int, seed: int = 0, path: str = "3d") ->
 
     def generate(captions: list[str], lengths: list[int]) -> list[np.ndarray]:
         out = []
-        for start in range(0, len(captions), batch_size):
+        for start in tqdm(range(0, len(captions), batch_size), desc="family samples", unit="batch"):
             chunk, chunk_lengths = captions[start:start + batch_size], lengths[start:start + batch_size]
             motion = sampler.sample(chunk, path=path, generator=generator, progress=False)["motion"]
             out += [joints for _, joints in sampler.to_joints(motion, chunk_lengths)]

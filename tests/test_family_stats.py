@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from crossdiff.evaluation.family_fidelity import (family_fidelity, fidelity_cases, fidelity_markdown, read_families,
-                                                  real_statistic)
+from crossdiff.evaluation.family_fidelity import (family_fidelity, fidelity_cases, fidelity_markdown, ratio_interval,
+                                                  read_families, real_statistic)
 from crossdiff.motion.family_stats import FAMILY_STATISTICS, family_statistic, within, yaw_turned
 from crossdiff.synthetic.body import solve_body
 from crossdiff.synthetic.generator import FAMILIES, rest_body
@@ -127,3 +127,31 @@ def test_real_statistic_averages_windows():
     fast_end = real_statistic("walk", joints, length=40)
     assert 0.0 < fast_end < 2.0
     assert real_statistic("walk", joints, length=100) == pytest.approx(family_statistic("walk", joints))
+
+
+def test_ratio_interval_brackets_the_ratio_and_narrows_with_agreeing_clips():
+    rng = np.random.default_rng(3)
+    real = rng.uniform(0.5, 1.0, 8)
+    noisy = list(zip(real, real * rng.uniform(0.4, 1.6, 8)))
+    ids = [f"{k:06d}" for k in range(8)]
+    low, high = ratio_interval(noisy, ids)
+    ratio = sum(g for _, g in noisy) / sum(r for r, _ in noisy)
+    assert low < ratio < high and high - low > 0.1
+    assert ratio_interval(noisy, ids) == (low, high)                     # seeded: the report is reproducible
+    agreeing = [(r, 0.8 * r) for r in real]                               # every clip generated at 0.8x
+    assert ratio_interval(agreeing, ids) == pytest.approx((0.8, 0.8))
+    # A clip and its mirror image are one draw: doubling the clips by mirroring must not narrow the interval,
+    # as counting them as independent clips would.
+    as_one = ratio_interval(noisy + noisy, ids + ids)
+    as_two = ratio_interval(noisy + noisy, ids + ["M" + i for i in ids])
+    assert as_one == pytest.approx((low, high), abs=0.05) and as_two[1] - as_two[0] < 0.85 * (high - low)
+    assert all(np.isnan(ratio_interval([(0.0, 1.0)], ["000000"])))      # real statistic 0: no ratio
+
+
+def test_table_counts_intervals_across_a_pass_line_and_reads_old_reports():
+    row = {"family": "spin", "statistic": "yaw turned", "unit": "deg", "clips": 10, "real": 574.0,
+           "generated": 461.0, "ratio": 0.80, "pass": True}
+    text = fidelity_markdown([{**row, "ratio_low": 0.60, "ratio_high": 0.95},                 # crosses 0.7
+                              {**row, "family": "turn", "ratio_low": 0.75, "ratio_high": 1.25}])  # inside
+    assert "| 0.80 | 0.60-0.95 | yes |" in text and "the interval of 1 crosses a pass line" in text
+    assert "| 0.80 | – | yes |" in fidelity_markdown([row])          # a report saved before the intervals

@@ -21,7 +21,7 @@ import sys
 from crossdiff import runtime
 from crossdiff.config import config_parser, load_config, section_kwargs, to_yaml
 from crossdiff.errors import UserError, exit_code
-from crossdiff.evaluation.family_fidelity import family_fidelity, fidelity_cases, fidelity_markdown, sampler_joints
+from crossdiff.evaluation.family_fidelity import configured_cases, family_fidelity, fidelity_markdown, sampler_joints
 from crossdiff.evaluation.protocol import build_protocol, sampler_generate
 from crossdiff.evaluation.report import build_report, save_report
 from crossdiff.inference import load_sampler, resolve_model
@@ -35,15 +35,14 @@ def sampler_settings(cfg) -> dict:
             "path": cfg.test.path, "change_idx": cfg.test.change_idx}
 
 
-def family_rows(cfg, sampler, log) -> list[dict]:
-    """The per-family fidelity rows on the test split when the data folder names each clip's family
-    (synthetic data's meta.json); [] otherwise or with test.family_clips=0."""
-    cases = fidelity_cases(cfg.data.data_root, cfg.test.split, sampler.frames, cfg.test.family_clips)
+def family_rows(cfg, sampler, cases, family_root, log) -> list[dict]:
+    """The per-family fidelity rows of `cases` (configured_cases: synthetic data's meta.json names each clip's
+    family); [] without cases (HumanML3D, or test.family_clips=0)."""
     if not cases:
         return []
-    log.info(f"per-family fidelity: {len(cases)} test clips x {cfg.test.family_samples} samples")
+    log.info(f"per-family fidelity: {len(cases)} clips of {family_root} x {cfg.test.family_samples} samples")
     generate = sampler_joints(sampler, cfg.test.batch_size, cfg.seed, cfg.test.path)
-    return family_fidelity(cases, cfg.data.data_root, generate, cfg.test.family_samples)
+    return family_fidelity(cases, family_root, generate, cfg.test.family_samples)
 
 
 def main(cfg) -> dict:
@@ -58,6 +57,7 @@ def main(cfg) -> dict:
         log.info(resolved.note)
     protocol = build_protocol(cfg, rt.device, log)          # data and evaluators first: fail before the model
     sampler = load_sampler(cfg, rt.device, log)
+    cases, family_root = configured_cases(cfg.test, cfg.data.data_root, sampler.frames)   # before the long part
     out_dir, log = runtime.start_run(cfg.save_dir, cfg.NAME, to_yaml(cfg), subdir="eval")  # inputs are fine now
     settings = sampler_settings(cfg)
     log.info(f"evaluating {sampler.checkpoint} with {settings}")
@@ -65,7 +65,9 @@ def main(cfg) -> dict:
     results = protocol.run(generate)
     report = build_report(results, name=cfg.NAME, checkpoint=sampler.checkpoint, sampler=settings,
                           config=section_kwargs(cfg), tag=cfg.test.tag)
-    report["families"] = family_rows(cfg, sampler, log)
+    report["families"] = family_rows(cfg, sampler, cases, family_root, log)
+    if report["families"]:
+        report["families_from"] = f"the {cfg.test.family_split or cfg.test.split} split of {family_root}"
     json_path, md_path = save_report(report, out_dir, cfg.test.tag)
     log.info(f"results ({results['seconds']:.0f} s) in {json_path} and {md_path}:\n{report['table']}")
     if report["families"]:

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from crossdiff import runtime  # noqa: E402
 from crossdiff.config import config_parser, load_config  # noqa: E402
 from crossdiff.errors import UserError, exit_code  # noqa: E402
-from crossdiff.evaluation.family_fidelity import (family_fidelity, fidelity_cases, fidelity_markdown,  # noqa: E402
+from crossdiff.evaluation.family_fidelity import (configured_cases, family_fidelity, fidelity_markdown,  # noqa: E402
                                                   sampler_joints)
 from crossdiff.inference import load_sampler, resolve_model  # noqa: E402
 from crossdiff.io import save_json, save_text  # noqa: E402
@@ -32,19 +32,21 @@ def main(cfg) -> list[dict]:
     rt = runtime.setup(cfg.device, cfg.seed)
     log = runtime.get_logger()
     sampler = load_sampler(cfg, rt.device, log)
-    cases = fidelity_cases(cfg.data.data_root, cfg.test.split, sampler.frames, max(cfg.test.family_clips, 1))
+    if cfg.test.family_clips < 1:
+        raise UserError(f"test.family_clips={cfg.test.family_clips}: the bench needs at least 1 clip a family")
+    cases, root = configured_cases(cfg.test, cfg.data.data_root, sampler.frames)
     if not cases:
         raise UserError(f"data.data_root={cfg.data.data_root} names no clip's family (no meta.json with clips_meta): "
                         f"make it with python prepare/synthetic.py --out {cfg.data.data_root}")
     started = time.perf_counter()
     generate = sampler_joints(sampler, cfg.test.batch_size, cfg.seed, cfg.test.path)
-    rows = family_fidelity(cases, cfg.data.data_root, generate, cfg.test.family_samples)
+    rows = family_fidelity(cases, root, generate, cfg.test.family_samples)
     table = fidelity_markdown(rows)
     out = runtime.run_dir(cfg.save_dir, cfg.NAME) / "eval"
     save_json(out / "families.json", {"checkpoint": sampler.checkpoint, "rows": rows,
                                       "seconds": time.perf_counter() - started})
-    save_text(out / "families.md", f"checkpoint `{sampler.checkpoint}`\n\n{table}\n")
-    print(f"{len(cases)} test clips x {cfg.test.family_samples} samples from {sampler.checkpoint} "
+    save_text(out / "families.md", f"checkpoint `{sampler.checkpoint}`, clips of {root}\n\n{table}\n")
+    print(f"{len(cases)} clips of {root} x {cfg.test.family_samples} samples from {sampler.checkpoint} "
           f"in {time.perf_counter() - started:.0f} s\n\n{table}")
     return rows
 

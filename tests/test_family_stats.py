@@ -155,3 +155,24 @@ def test_table_counts_intervals_across_a_pass_line_and_reads_old_reports():
                               {**row, "family": "turn", "ratio_low": 0.75, "ratio_high": 1.25}])  # inside
     assert "| 0.80 | 0.60-0.95 | yes |" in text and "the interval of 1 crosses a pass line" in text
     assert "| 0.80 | – | yes |" in fidelity_markdown([row])          # a report saved before the intervals
+
+
+def test_configured_cases_take_another_folder_and_split_when_set(folder, tmp_path):
+    from crossdiff.config import load_config
+    from crossdiff.errors import UserError
+    from crossdiff.evaluation.family_fidelity import configured_cases
+
+    def test_section(**keys):
+        return load_config(None, [f"test.{k}={v}" for k, v in keys.items()]).test
+
+    cases, root = configured_cases(test_section(family_clips=2, split="train"), folder, FRAMES)
+    assert root == folder and cases == fidelity_cases(folder, "train", FRAMES, clips=2)
+    # The evaluated data has no families (HumanML3D): no table, unless another folder supplies the clips.
+    assert configured_cases(test_section(family_clips=2), tmp_path, FRAMES) == ([], tmp_path)
+    cases, root = configured_cases(test_section(family_clips=2, family_data=folder, family_split="train"),
+                                   tmp_path, FRAMES)
+    assert root == folder and cases == fidelity_cases(folder, "train", FRAMES, clips=2)
+    (tmp_path / "test.txt").write_text("000000\n")
+    with pytest.raises(UserError, match=f"test.family_data={tmp_path}"):
+        configured_cases(test_section(family_clips=2, family_data=tmp_path), folder, FRAMES)
+    assert configured_cases(test_section(family_clips=0, family_data=tmp_path), folder, FRAMES)[0] == []

@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from crossdiff.data.clips import read_split
 from crossdiff.data.words import read_text_file
+from crossdiff.errors import UserError
 from crossdiff.motion.family_stats import FAMILY_STATISTICS, family_statistic, within
 
 GenerateJoints = Callable[[list[str], list[int]], Sequence[np.ndarray]]   # captions, lengths -> joints [L, 22, 3]
@@ -75,6 +76,20 @@ def fidelity_cases(data_root, split: str, frames: int, clips: int) -> list[Fidel
         length = min(len(np.load(joints, mmap_mode="r")), frames)
         chosen.setdefault(actions[0], []).append(FidelityCase(actions[0], clip_id, whole[0], length))
     return [case for family in sorted(chosen) for case in chosen[family]]
+
+
+def configured_cases(test_cfg, data_root, frames: int) -> tuple[list[FidelityCase], Path]:
+    """(the table's cases, the folder holding their clips) for a config's `test:` section: the clips of
+    `test.family_data` (another synthetic folder, e.g. clips no model saw, made with another --seed) and its
+    `test.family_split` when set, else those of `data_root` and `test.split`. A `test.family_data` folder
+    that names no clip's family is a user error; a data_root without meta.json (HumanML3D) has no table."""
+    root, split = Path(test_cfg.family_data or data_root), test_cfg.family_split or test_cfg.split
+    cases = fidelity_cases(root, split, frames, test_cfg.family_clips)
+    if not cases and test_cfg.family_data and test_cfg.family_clips > 0:
+        raise UserError(f"test.family_data={root}: its {split}.txt names no single-action clip of a known family "
+                        f"(meta.json with clips_meta); make the folder with python prepare/synthetic.py --out {root} "
+                        f"--seed 1, or set test.family_split to one of its splits")
+    return cases, root
 
 
 def real_statistic(family: str, joints: np.ndarray, length: int, windows: int = REAL_WINDOWS) -> float:

@@ -123,8 +123,9 @@ def report_markdown(report: dict) -> str:
     for part, summaries in report["metrics"].items():
         lines += [f"## Evaluator `{part}`", "", metrics_table(summaries), ""]
     if report.get("families"):
-        lines += ["## Per-family fidelity", "", "The statistic that defines each motion family, on real test "
-                  "clips and on motions generated for their captions.", "", fidelity_markdown(report["families"]), ""]
+        source = report.get("families_from", "the test split")
+        lines += ["## Per-family fidelity", "", f"The statistic that defines each motion family, on real clips of "
+                  f"{source} and on motions generated for their captions.", "", fidelity_markdown(report["families"]), ""]
     return "\n".join(lines)
 
 

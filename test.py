@@ -57,7 +57,7 @@ def main(cfg) -> dict:
         log.info(resolved.note)
     protocol = build_protocol(cfg, rt.device, log)          # data and evaluators first: fail before the model
     sampler = load_sampler(cfg, rt.device, log)
-    cases, family_root = configured_cases(cfg.test, cfg.data.data_root, sampler.frames)   # before the long part
+    cases, family_root, family_split = configured_cases(cfg.test, cfg.data.data_root, sampler.frames)  # fail early
     out_dir, log = runtime.start_run(cfg.save_dir, cfg.NAME, to_yaml(cfg), subdir="eval")  # inputs are fine now
     settings = sampler_settings(cfg)
     log.info(f"evaluating {sampler.checkpoint} with {settings}")
@@ -67,7 +67,7 @@ def main(cfg) -> dict:
                           config=section_kwargs(cfg), tag=cfg.test.tag)
     report["families"] = family_rows(cfg, sampler, cases, family_root, log)
     if report["families"]:
-        report["families_from"] = f"the {cfg.test.family_split or cfg.test.split} split of {family_root}"
+        report["families_from"] = f"the {family_split} split of {family_root}"
     json_path, md_path = save_report(report, out_dir, cfg.test.tag)
     log.info(f"results ({results['seconds']:.0f} s) in {json_path} and {md_path}:\n{report['table']}")
     if report["families"]:

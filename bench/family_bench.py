@@ -34,7 +34,7 @@ def main(cfg) -> list[dict]:
     sampler = load_sampler(cfg, rt.device, log)
     if cfg.test.family_clips < 1:
         raise UserError(f"test.family_clips={cfg.test.family_clips}: the bench needs at least 1 clip a family")
-    cases, root = configured_cases(cfg.test, cfg.data.data_root, sampler.frames)
+    cases, root, split = configured_cases(cfg.test, cfg.data.data_root, sampler.frames)
     if not cases:
         raise UserError(f"data.data_root={cfg.data.data_root} names no clip's family (no meta.json with clips_meta): "
                         f"make it with python prepare/synthetic.py --out {cfg.data.data_root}")
@@ -45,8 +45,9 @@ def main(cfg) -> list[dict]:
     out = runtime.run_dir(cfg.save_dir, cfg.NAME) / "eval"
     save_json(out / "families.json", {"checkpoint": sampler.checkpoint, "rows": rows,
                                       "seconds": time.perf_counter() - started})
-    save_text(out / "families.md", f"checkpoint `{sampler.checkpoint}`, clips of {root}\n\n{table}\n")
-    print(f"{len(cases)} clips of {root} x {cfg.test.family_samples} samples from {sampler.checkpoint} "
+    source = f"the {split} split of {root}"
+    save_text(out / "families.md", f"checkpoint `{sampler.checkpoint}`, clips of {source}\n\n{table}\n")
+    print(f"{len(cases)} {split} clips of {root} x {cfg.test.family_samples} samples from {sampler.checkpoint} "
           f"in {time.perf_counter() - started:.0f} s\n\n{table}")
     return rows
 

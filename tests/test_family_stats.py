@@ -165,13 +165,13 @@ def test_configured_cases_take_another_folder_and_split_when_set(folder, tmp_pat
     def test_section(**keys):
         return load_config(None, [f"test.{k}={v}" for k, v in keys.items()]).test
 
-    cases, root = configured_cases(test_section(family_clips=2, split="train"), folder, FRAMES)
-    assert root == folder and cases == fidelity_cases(folder, "train", FRAMES, clips=2)
+    cases, root, split = configured_cases(test_section(family_clips=2, split="train"), folder, FRAMES)
+    assert (root, split) == (folder, "train") and cases == fidelity_cases(folder, "train", FRAMES, clips=2)
     # The evaluated data has no families (HumanML3D): no table, unless another folder supplies the clips.
-    assert configured_cases(test_section(family_clips=2), tmp_path, FRAMES) == ([], tmp_path)
-    cases, root = configured_cases(test_section(family_clips=2, family_data=folder, family_split="train"),
-                                   tmp_path, FRAMES)
-    assert root == folder and cases == fidelity_cases(folder, "train", FRAMES, clips=2)
+    assert configured_cases(test_section(family_clips=2), tmp_path, FRAMES) == ([], tmp_path, "test")
+    cases, root, split = configured_cases(test_section(family_clips=2, family_data=folder, family_split="train"),
+                                          tmp_path, FRAMES)
+    assert (root, split) == (folder, "train") and cases == fidelity_cases(folder, "train", FRAMES, clips=2)
     (tmp_path / "test.txt").write_text("000000\n")
     with pytest.raises(UserError, match=f"test.family_data={tmp_path}"):
         configured_cases(test_section(family_clips=2, family_data=tmp_path), folder, FRAMES)

@@ -78,8 +78,8 @@ def fidelity_cases(data_root, split: str, frames: int, clips: int) -> list[Fidel
     return [case for family in sorted(chosen) for case in chosen[family]]
 
 
-def configured_cases(test_cfg, data_root, frames: int) -> tuple[list[FidelityCase], Path]:
-    """(the table's cases, the folder holding their clips) for a config's `test:` section: the clips of
+def configured_cases(test_cfg, data_root, frames: int) -> tuple[list[FidelityCase], Path, str]:
+    """(the table's cases, the folder holding their clips, its split) for a config's `test:` section: the clips of
     `test.family_data` (another synthetic folder, e.g. clips no model saw, made with another --seed) and its
     `test.family_split` when set, else those of `data_root` and `test.split`. A `test.family_data` folder
     that names no clip's family is a user error; a data_root without meta.json (HumanML3D) has no table."""
@@ -89,7 +89,7 @@ def configured_cases(test_cfg, data_root, frames: int) -> tuple[list[FidelityCas
         raise UserError(f"test.family_data={root}: its {split}.txt names no single-action clip of a known family "
                         f"(meta.json with clips_meta); make the folder with python prepare/synthetic.py --out {root} "
                         f"--seed 1, or set test.family_split to one of its splits")
-    return cases, root
+    return cases, root, split
 
 
 def real_statistic(family: str, joints: np.ndarray, length: int, windows: int = REAL_WINDOWS) -> float:
@@ -139,7 +139,8 @@ def ratio_interval(pairs: list[tuple[float, float]], groups: list[str], resample
 
 def fidelity_markdown(rows: list[dict], tolerance: float = 0.3) -> str:
     """The per-family table in Markdown, with a last line counting the families that pass."""
-    lines = [f"| family | statistic | clips | real | generated | generated/real | 95% interval | within {tolerance:.0%} |",
+    lines = [f"| family | statistic | clips | real | generated | generated/real | 95% interval "
+             f"| within {tolerance:.0%} |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     straddling = 0
     for r in rows:

@@ -28,7 +28,7 @@ from typing import Callable, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from crossdiff.data.clips import read_split
+from crossdiff.data.clips import mirror_of, read_split
 from crossdiff.data.words import read_text_file
 from crossdiff.errors import UserError
 from crossdiff.motion.family_stats import FAMILY_STATISTICS, family_statistic, within
@@ -36,7 +36,6 @@ from crossdiff.motion.family_stats import FAMILY_STATISTICS, family_statistic, w
 GenerateJoints = Callable[[list[str], list[int]], Sequence[np.ndarray]]   # captions, lengths -> joints [L, 22, 3]
 REAL_WINDOWS = 3
 RESAMPLES = 2000                      # bootstrap draws for each family's interval
-MIRROR_PREFIX = "M"                   # HumanML3D's id of a clip's mirror image: "M" + the clip's id
 
 
 @dataclass(frozen=True)
@@ -113,7 +112,8 @@ def family_fidelity(cases: list[FidelityCase], data_root, generate_joints: Gener
     for family, pairs in by_family.items():
         real, gen = (float(np.mean(values)) for values in zip(*pairs))
         statistic = FAMILY_STATISTICS[family]
-        low, high = ratio_interval(pairs, [c.clip_id.removeprefix(MIRROR_PREFIX) for c in cases if c.family == family])
+        twins = [min(c.clip_id, mirror_of(c.clip_id)) for c in cases if c.family == family]   # one key a pair
+        low, high = ratio_interval(pairs, twins)
         rows.append({"family": family, "statistic": statistic.name, "unit": statistic.unit, "clips": len(pairs),
                      "real": real, "generated": gen, "ratio": gen / real if real else float("nan"),
                      "ratio_low": low, "ratio_high": high, "pass": within(real, gen, tolerance)})
@@ -124,10 +124,10 @@ def ratio_interval(pairs: list[tuple[float, float]], groups: list[str], resample
                    seed: int = 0) -> tuple[float, float]:
     """95% bootstrap interval of mean(generated) / mean(real) over (real, generated) `pairs`, resampling whole
     `groups` with replacement: a clip and its mirror image are one group, as they are not independent."""
-    names = sorted(set(groups))
-    index = np.array([names.index(g) for g in groups])
-    real, gen = (np.bincount(index, weights=column, minlength=len(names)) for column in np.asarray(pairs, float).T)
-    draws = np.random.default_rng(seed).integers(0, len(names), (resamples, len(names)))
+    number = {g: k for k, g in enumerate(sorted(set(groups)))}
+    index = np.array([number[g] for g in groups])
+    real, gen = (np.bincount(index, weights=column, minlength=len(number)) for column in np.asarray(pairs, float).T)
+    draws = np.random.default_rng(seed).integers(0, len(number), (resamples, len(number)))
     with np.errstate(divide="ignore", invalid="ignore"):
         ratios = gen[draws].sum(1) / real[draws].sum(1)     # equal counts: the ratio of sums is that of means
     ratios = ratios[np.isfinite(ratios)]                      # a resample whose real statistics sum to 0 has none

@@ -47,7 +47,7 @@ def main(cfg) -> list[dict]:
                                       "seconds": time.perf_counter() - started})
     source = f"the {split} split of {root}"
     save_text(out / "families.md", f"checkpoint `{sampler.checkpoint}`, clips of {source}\n\n{table}\n")
-    print(f"{len(cases)} {split} clips of {root} x {cfg.test.family_samples} samples from {sampler.checkpoint} "
+    print(f"{len(cases)} clips of {source} x {cfg.test.family_samples} samples from {sampler.checkpoint} "
           f"in {time.perf_counter() - started:.0f} s\n\n{table}")
     return rows
 

@@ -50,7 +50,7 @@ RECEIVERS = {
     HumanML3DDataset.__init__: ["data", "model.max_frames"],
     InTheWildDataset.__init__: ["data", "model.max_frames"],
     TrainSettings: ["train"],
-    Objective.__init__: ["train.mode", "train.w_m2j", "train.w_j2m"],
+    Objective.__init__: ["train.mode", "train.w_m2j", "train.w_j2m", "train.w_velocity"],
     ProtocolSettings: ["test"],
     Protocol: ["test.split", "test.evaluator_dir"],
     sampler_generate: ["test.path", "test.change_idx"],

@@ -7,6 +7,9 @@ element masks over the valid elements only (docs/original_code.md §7.1).
 Modes
     pretrain      L = L_3D→3D + L_2D→2D + w_m2j·L_3D→2D + w_j2m·L_2D→3D   (stage I)
     finetune      L = L_3D→3D                                            (stage II)
+                  + w_velocity·L_vel, where L_vel is the masked L2 of the frame-to-frame
+                  differences of target and prediction (0 by default, as in the original: an
+                  extension that weights fast limb motion more; README "Shipped pretrained model")
     finetune_ucf  pretrain's four paths on a batch whose 2D-only samples get pseudo 3D
                   targets from a frozen teacher, smoothed per clip (docs/original_code.md §7.4)
 """
@@ -49,9 +52,23 @@ def four_path_terms(motion, joint, pred, mask3d, mask2d, mask3d2d) -> dict:
     }
 
 
-def combine(terms: dict, w_m2j: float, w_j2m: float) -> torch.Tensor:
-    """Batch mean of L_3D→3D + L_2D→2D + w_m2j·L_3D→2D + w_j2m·L_2D→3D (missing terms count 0)."""
+def frame_differences(x: torch.Tensor, mask: torch.Tensor):
+    """`x[..., 1:] - x[..., :-1]` of `[B, C, 1, T]` features and the mask of pairs of valid frames."""
+    return x[..., 1:] - x[..., :-1], mask[..., 1:] * mask[..., :-1]
+
+
+def velocity_l2(target, pred, mask):
+    """Masked L2 between the frame differences of `target` and `pred` (per sample, `[B]`)."""
+    d_target, pair_mask = frame_differences(target, mask)
+    d_pred, _ = frame_differences(pred, mask)
+    return masked_l2(d_target, d_pred, pair_mask)
+
+
+def combine(terms: dict, w_m2j: float, w_j2m: float, w_velocity: float) -> torch.Tensor:
+    """Batch mean of L_3D→3D + w_velocity·L_vel + L_2D→2D + w_m2j·L_3D→2D + w_j2m·L_2D→3D (missing terms count 0)."""
     total = terms["3d_3d"]
+    if "velocity" in terms:
+        total = total + w_velocity * terms["velocity"]
     if "2d_2d" in terms:
         total = total + terms["2d_2d"] + w_m2j * terms["3d_2d"] + w_j2m * terms["2d_3d"]
     return total.mean()
@@ -65,7 +82,7 @@ class Objective(nn.Module):
     """
 
     def __init__(self, model: nn.Module, diffusion, mode: str, w_m2j: float, w_j2m: float,
-                 pseudo_label: Callable | None = None):
+                 pseudo_label: Callable | None = None, w_velocity: float = 0.0):
         super().__init__()
         if mode not in MODES:
             from crossdiff.errors import UserError
@@ -74,7 +91,12 @@ class Objective(nn.Module):
         self.model = model
         self.diffusion = diffusion
         self.mode = mode
-        self.w_m2j, self.w_j2m = w_m2j, w_j2m
+        if w_velocity and mode != "finetune":
+            from crossdiff.errors import UserError
+
+            raise UserError(f"train.w_velocity={w_velocity} is only used by train.mode=finetune, not {mode!r}: "
+                            f"set it to 0")
+        self.w_m2j, self.w_j2m, self.w_velocity = w_m2j, w_j2m, w_velocity
         self.pseudo_label = pseudo_label
 
     def forward(self, batch: dict, t, text_emb, noise3d, noise2d):
@@ -82,7 +104,7 @@ class Objective(nn.Module):
             terms = self._finetune(batch, t, text_emb, noise3d)
         else:
             terms = self._four_paths(batch, t, text_emb, noise3d, noise2d)
-        loss = combine(terms, self.w_m2j, self.w_j2m)
+        loss = combine(terms, self.w_m2j, self.w_j2m, self.w_velocity)
         return loss, {k: v.detach().mean() for k, v in terms.items()}
 
     def _finetune(self, batch, t, text_emb, noise3d) -> dict:
@@ -90,7 +112,11 @@ class Objective(nn.Module):
         motion = batch["motion"]
         m_t = self.diffusion.q_sample(motion, t, noise3d)
         pred = self.model(m_t, t, text_emb, return_m=True, return_j=False)
-        return {"3d_3d": masked_l2(motion, pred["m"], batch["mask"].float())}
+        mask = batch["mask"].float()
+        terms = {"3d_3d": masked_l2(motion, pred["m"], mask)}
+        if self.w_velocity:
+            terms["velocity"] = velocity_l2(motion, pred["m"], mask)
+        return terms
 
     def _four_paths(self, batch, t, text_emb, noise3d, noise2d) -> dict:
         motion, joint = batch["motion"], batch["joint"]

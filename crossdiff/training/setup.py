@@ -56,7 +56,8 @@ def build_objective(cfg, rt, log):
             teacher = copy.deepcopy(model)
         pseudo_label = PseudoLabeler(teacher.to(rt.device))
     objective = Objective(model, build_diffusion_from(cfg.diffusion), cfg.train.mode,
-                          cfg.train.w_m2j, cfg.train.w_j2m, pseudo_label)
+                          cfg.train.w_m2j, cfg.train.w_j2m, pseudo_label,
+                          w_velocity=cfg.train.w_velocity)
     return objective, build_text_encoder_from(cfg.text_encoder, rt.device, log)
 
 

@@ -39,10 +39,12 @@ def main(cfg, progress: bool = True) -> Path:
     sampler = load_sampler(cfg, rt.device, log)
     d = cfg.diffusion
     log.info(f"{len(requests)} samples from {sampler.checkpoint}: path {gen.path}, {d.sampler} "
-             f"{d.sampling_steps} steps, guidance {d.guidance_scale}")
+             f"{d.sampling_steps} steps, guidance {d.guidance_scale}"
+             + (f" from timestep {d.guidance_min_timestep}" if d.guidance_min_timestep else ""))
     entries = run_generation(sampler, requests, out_dir, gen, cfg.seed, d.guidance_scale, progress)
     write_index(out_dir, entries, {"checkpoint": sampler.checkpoint, "sampler": d.sampler,
                                    "sampling_steps": d.sampling_steps, "guidance_scale": d.guidance_scale,
+                                   "guidance_min_timestep": d.guidance_min_timestep,
                                    "path": gen.path, "fps": skeleton.fps})
     log.info(f"wrote {len(entries)} samples to {out_dir} (open index.html)")
     return out_dir

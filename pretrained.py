@@ -153,7 +153,7 @@ def main(data: Path, out: Path, steps: int | None, pre_steps: int | None) -> Pat
     return folder
 
 
-SAMPLING = ("sampler", "sampling_steps", "guidance_scale")
+SAMPLING = ("sampler", "sampling_steps", "guidance_scale", "guidance_min_timestep")
 
 
 def reevaluate(data: Path, out: Path) -> Path:

@@ -31,7 +31,8 @@ def sampler_settings(cfg) -> dict:
     """What generated the motions: the diffusion sampler and the sampling path of `test:`."""
     d = cfg.diffusion
     return {"sampler": d.sampler, "sampling_steps": d.sampling_steps, "diffusion_steps": d.diffusion_steps,
-            "ddim_eta": d.ddim_eta, "guidance_scale": d.guidance_scale, "precision": d.precision,
+            "ddim_eta": d.ddim_eta, "guidance_scale": d.guidance_scale,
+            "guidance_min_timestep": d.guidance_min_timestep, "precision": d.precision,
             "path": cfg.test.path, "change_idx": cfg.test.change_idx}
 
 

@@ -165,7 +165,9 @@ def shipped_config(cfg, folder: Path, manifest: dict) -> DictConfig:
                "text_encoder": {k: v for k, v in shipped.text_encoder.items() if k != "cache_dir"}}
     chosen = command_line_keys(cfg)
     for section, (keys, stage_files_win) in SHIPPED_DEFAULTS.items():
-        changes[section] = {k: shipped[section][k] for k in keys or base[section] if f"{section}.{k}" not in chosen
+        # a key newer than the shipped config takes base.yaml's value
+        changes[section] = {k: shipped[section].get(k, base[section][k]) for k in keys or base[section]
+                            if f"{section}.{k}" not in chosen
                             and not (stage_files_win and cfg[section][k] != base[section][k])}
     changes["data"]["meta_dir"] = str(folder)
     changes["test"] = {"evaluator_dir": cfg.test.evaluator_dir or changes["data"].get("data_root", cfg.data.data_root)}

@@ -93,6 +93,30 @@ def test_guidance_equals_two_separate_calls(model, text):
     assert GuidedModel(model, scale)(x, t, text, return_m=False, return_j=True)["m"] is None
 
 
+def test_a_guidance_interval_guides_only_the_samples_at_or_above_its_timestep(model, text):
+    x, t, scale = torch.randn(SHAPE_2D), torch.tensor([999, 3]), 2.5
+    cond = model(x, t, text, return_m=True, return_j=True)
+    everywhere = GuidedModel(model, scale)(x, t, text, return_m=True, return_j=True)
+    interval = GuidedModel(model, scale, min_timestep=500)(x, t, text, return_m=True, return_j=True)
+    for head in ("m", "j"):
+        torch.testing.assert_close(interval[head][:1], everywhere[head][:1], rtol=0, atol=0)   # t = 999: guided
+        torch.testing.assert_close(interval[head][1:], cond[head][1:], rtol=0, atol=0)         # t = 3: conditional
+    model.calls.clear()
+    low = GuidedModel(model, scale, min_timestep=500)(x, torch.tensor([3, 499]), text, return_m=True, return_j=False)
+    assert len(model.calls) == 1 and model.calls[0]["batch"] == B                   # no unconditional pass at all
+    torch.testing.assert_close(low["m"], model(x, torch.tensor([3, 499]), text)["m"], rtol=0, atol=0)
+
+
+def test_the_configured_guidance_interval_reaches_the_sampler(model, text):
+    noise = torch.randn(SHAPE_3D, generator=seeded(4))
+    runs = {start: build_diffusion(sampler="ddim", sampling_steps=5, guidance_scale=3.0, guidance_min_timestep=start)
+            .sample(model, SHAPE_3D, text, noise=noise, progress=False) for start in (0, 500, 1000)}
+    unguided = build_diffusion(sampler="ddim", sampling_steps=5).sample(model, SHAPE_3D, text, noise=noise,
+                                                                        progress=False)
+    torch.testing.assert_close(runs[1000], unguided, rtol=0, atol=0)   # above every timestep: never guided
+    assert not torch.allclose(runs[500], runs[0], atol=1e-4) and not torch.allclose(runs[500], unguided, atol=1e-4)
+
+
 def test_head_denoiser_picks_the_head_explicitly(model, text):
     x, t = torch.randn(SHAPE_2D), torch.full((B,), 10)
     lifted = head_denoiser(model, text, "m")(x, t)  # 2D input, 3D head
@@ -375,6 +399,9 @@ def test_bfloat16_precision_covers_the_lift(model, text):
     ({"ddim_eta": 1.5}, "diffusion.ddim_eta"),
     ({"guidance_scale": float("nan")}, "diffusion.guidance_scale"),
     ({"precision": "float16"}, "diffusion.precision"),
+    ({"guidance_min_timestep": -1}, "diffusion.guidance_min_timestep"),
+    ({"guidance_min_timestep": 1001}, "diffusion.guidance_min_timestep"),
+    ({"guidance_min_timestep": 2.5}, "diffusion.guidance_min_timestep"),
 ])
 def test_bad_config_values_are_user_errors(kwargs, key):
     with pytest.raises(UserError, match=key.replace(".", r"\.")):

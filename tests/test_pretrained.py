@@ -67,6 +67,21 @@ def test_generate_falls_back_to_the_shipped_model_and_says_so(tmp_path, data_roo
     assert json.loads((out / "index.json").read_text())["guidance_scale"] == 1.0   # even base.yaml's default
 
 
+def test_a_shipped_config_older_than_a_sampling_key_gets_its_default(tmp_path, data_root, shipped):
+    """Shipped folders exported before diffusion.guidance_min_timestep existed still load: base.yaml's value."""
+    import shutil
+
+    import generate
+
+    older = shutil.copytree(shipped, tmp_path / "older")
+    config = older / "config.yaml"
+    lines = config.read_text().splitlines(keepends=True)
+    config.write_text("".join(line for line in lines if "guidance_min_timestep" not in line))
+    assert generate.cli(_generate_args(tmp_path, data_root, older)) == 0
+    index = json.loads((tmp_path / "save" / "nothing_trained" / "generate" / "index.json").read_text())
+    assert index["guidance_min_timestep"] == 0 and index["guidance_scale"] == 1.5
+
+
 def test_a_given_or_trained_checkpoint_wins_over_the_shipped_model(tmp_path, data_root, shipped):
     from crossdiff.config import load_config
     from crossdiff.inference import resolve_model

@@ -324,7 +324,7 @@ def test_main_evaluates_a_random_tiny_model_end_to_end(folder, evaluator_dir, tm
     saved = json.loads((eval_dir / "e2e.json").read_text())
     assert saved["checkpoint"] == str(checkpoint) and saved["config"]["test_checkpoint"] == str(checkpoint)
     assert saved["sampler"] == {"sampler": "ddim", "sampling_steps": 2, "diffusion_steps": 1000, "ddim_eta": 0.0,
-                                "guidance_scale": 1.0, "precision": "float32", "path": "3d", "change_idx": 300}
+                                "guidance_scale": 1.0, "guidance_min_timestep": 0, "precision": "float32", "path": "3d", "change_idx": 300}
     metrics = report["metrics"]["all"]
     assert saved["protocol"]["samples"] == 3 * BATCH and metrics["fid"]["mean"] > 0
     assert all(math.isfinite(m["mean"]) for m in metrics.values())

@@ -41,6 +41,7 @@ class Diffusion:
     ddim_eta: float
     guidance_scale: float
     precision: str
+    guidance_min_timestep: int
 
     @property
     def num_timesteps(self) -> int:
@@ -103,7 +104,7 @@ class Diffusion:
     def _guided(self, model, scale: float | None):
         scale = self.guidance_scale if scale is None else scale
         model = self._cast(model)
-        return model if scale == 1.0 else GuidedModel(model, scale)
+        return model if scale == 1.0 else GuidedModel(model, scale, self.guidance_min_timestep)
 
     def _cast(self, model):
         dtype = PRECISIONS[self.precision]
@@ -124,7 +125,7 @@ class Diffusion:
 
 def build_diffusion(noise_schedule: str = "cosine", diffusion_steps: int = 1000, sampler: str = "ddpm",
                     sampling_steps: int = 1000, ddim_eta: float = 0.0, guidance_scale: float = 1.0,
-                    precision: str = "float32") -> Diffusion:
+                    precision: str = "float32", guidance_min_timestep: int = 0) -> Diffusion:
     """The `diffusion:` config section as a Diffusion (every value checked; errors name the key).
 
     Sampling steps: "ddpm" keeps `sampling_steps` evenly spaced timesteps (the section form
@@ -138,12 +139,15 @@ def build_diffusion(noise_schedule: str = "cosine", diffusion_steps: int = 1000,
     _check_int("diffusion.sampling_steps", sampling_steps, 1, diffusion_steps, "(at most diffusion.diffusion_steps)")
     _check_real("diffusion.ddim_eta", ddim_eta, 0.0, 1.0)
     _check_real("diffusion.guidance_scale", guidance_scale, -math.inf, math.inf)
+    _check_int("diffusion.guidance_min_timestep", guidance_min_timestep, 0, diffusion_steps,
+               "(a training timestep; 0 guides every step)")
     # Re-deriving the betas over all steps reproduces the reference's tables bit for bit (docs/original_code.md §6.1).
     base = GaussianDiffusion(get_betas(noise_schedule, diffusion_steps))
     base = base.respaced(range(diffusion_steps))
     sampling = base.respaced(sampling_timesteps(diffusion_steps, sampling_steps, sampler))
     return Diffusion(base=base, sampling=sampling, sampler=sampler, ddim_eta=float(ddim_eta),
-                     guidance_scale=float(guidance_scale), precision=precision)
+                     guidance_scale=float(guidance_scale), precision=precision,
+                     guidance_min_timestep=int(guidance_min_timestep))
 
 
 def sampling_timesteps(diffusion_steps: int, sampling_steps: int, sampler: str) -> list[int]:

@@ -21,15 +21,20 @@ class GuidedModel(nn.Module):
     second half's text set to zero, which the network treats exactly like force_mask=True (its
     null condition is embed_text(0), docs/original_code.md §5.3). Scale 1 is the identity: one conditional call.
     Unlike the reference, the scale is applied whenever it is not 1 (docs/original_code.md §13.3).
+
+    `min_timestep` > 0 guides only samples whose timestep is at least that (a guidance interval,
+    Kynkäänniemi et al. 2024); below it x̂0 is the conditional prediction alone. 0 guides every step.
     """
 
-    def __init__(self, model, scale: float):
+    def __init__(self, model, scale: float, min_timestep: int = 0):
         super().__init__()
         self.model = model
         self.scale = float(scale)
+        self.min_timestep = int(min_timestep)
 
     def forward(self, x, timesteps, y, force_mask=False, return_m=True, return_j=False):
-        if self.scale == 1.0 or force_mask:
+        guided = timesteps >= self.min_timestep
+        if self.scale == 1.0 or force_mask or not guided.any():
             return self.model(x, timesteps, y, force_mask=force_mask, return_m=return_m, return_j=return_j)
         both = self.model(torch.cat([x, x]), torch.cat([timesteps, timesteps]), torch.cat([y, torch.zeros_like(y)]),
                           force_mask=False, return_m=return_m, return_j=return_j)
@@ -39,7 +44,8 @@ class GuidedModel(nn.Module):
                 out[head] = None
                 continue
             cond, uncond = value.chunk(2)
-            out[head] = uncond + self.scale * (cond - uncond)
+            mixed = uncond + self.scale * (cond - uncond)
+            out[head] = mixed if guided.all() else torch.where(guided.view(-1, *[1] * (cond.dim() - 1)), mixed, cond)
         return out
 
 

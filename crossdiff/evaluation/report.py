@@ -100,6 +100,12 @@ def build_report(results: dict, *, name: str, checkpoint: str | None, sampler: d
     }
 
 
+def guidance_interval(sampler: dict) -> str:
+    """", from timestep N" when guidance skips the low-noise steps (older reports have no such key)."""
+    start = sampler.get("guidance_min_timestep", 0)
+    return f" from timestep {start}" if start else ""
+
+
 def report_markdown(report: dict) -> str:
     """The Markdown page of a report: settings, the headline table, then every metric per evaluator."""
     protocol, sampler = report["protocol"], report["sampler"]
@@ -110,7 +116,8 @@ def report_markdown(report: dict) -> str:
         f"- checkpoint: `{report['checkpoint']}`",
         f"- created: {report['created']} ({report['seconds']:.1f} s)",
         f"- sampler: {sampler['sampler']}, {sampler['sampling_steps']} of {sampler['diffusion_steps']} steps, "
-        f"guidance scale {sampler['guidance_scale']}, {sampler.get('precision', 'float32')}, path {sampler['path']}"
+        f"guidance scale {sampler['guidance_scale']}{guidance_interval(sampler)}, "
+        f"{sampler.get('precision', 'float32')}, path {sampler['path']}"
         + (f", change_idx {sampler['change_idx']}" if sampler["path"] == "mixture" else ""),
         f"- protocol: {protocol['replications']} replications x {batches} of {protocol['batch_size']} "
         f"({protocol['samples']} samples each) on the {protocol['split']} split; "

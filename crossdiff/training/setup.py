@@ -123,12 +123,15 @@ def build_trainer(cfg, objective, encode_text, dataset, collate_fn, worker_init_
         raise UserError(f"train.resume must be auto or never, got {t.resume!r}")
     if t.lr_schedule not in LR_SCHEDULES:
         raise UserError(f"train.lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {t.lr_schedule!r}")
+    if not 0.0 <= t.low_noise_share <= 1.0:
+        raise UserError(f"train.low_noise_share must be a share between 0 and 1, got {t.low_noise_share!r}")
     if t.lr_schedule == "cosine" and not t.max_steps:
         raise UserError("train.lr_schedule=cosine decays towards train.max_steps: set train.max_steps too")
     settings = TrainSettings(
         batch_size=t.batch_size, lr=t.lr, weight_decay=t.weight_decay, num_epochs=t.num_epochs,
         max_steps=t.max_steps, grad_clip=t.grad_clip, warmup_steps=t.warmup_steps,
         lr_schedule=t.lr_schedule, lr_final_ratio=t.lr_final_ratio, ema_decay=t.ema_decay,
+        low_noise_share=t.low_noise_share,
         log_interval=t.log_interval, save_interval=t.save_interval, eval_interval=t.eval_interval,
         keep_checkpoints=t.keep_checkpoints, num_workers=t.num_workers, bf16=t.bf16, seed=cfg.seed)
     from omegaconf import OmegaConf

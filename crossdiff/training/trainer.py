@@ -43,6 +43,7 @@ class TrainSettings:
     lr_schedule: str
     lr_final_ratio: float
     ema_decay: float
+    low_noise_share: float
     log_interval: int
     save_interval: int
     eval_interval: int
@@ -64,6 +65,13 @@ def lr_scale(step: int, warmup_steps: int, schedule: str, max_steps: int | None,
         return warm
     progress = min(1.0, max(0.0, (step - warmup_steps) / max(1, max_steps - warmup_steps)))
     return warm * (final_ratio + (1.0 - final_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+def with_low_noise_share(t: torch.Tensor, num_steps: int, share: float) -> torch.Tensor:
+    """`t` with each entry, with probability `share`, redrawn from the lowest tenth of the timesteps: more of
+    the loss where the network must keep clean motion as it is (experiments/denoiser_drift.py)."""
+    low = torch.rand(t.shape, device=t.device) < share
+    return torch.where(low, torch.randint(0, max(1, num_steps // 10), t.shape, device=t.device), t)
 
 
 def build_optimizer(params: list, lr: float, weight_decay: float) -> torch.optim.Optimizer:
@@ -223,6 +231,8 @@ class Trainer:
         num_steps = self.objective.diffusion.num_timesteps
         # One t for both modalities (docs/original_code.md §7.2).
         t = torch.randint(0, num_steps, (B,), device=self.rt.device)
+        if self.s.low_noise_share > 0:
+            t = with_low_noise_share(t, num_steps, self.s.low_noise_share)
         noise3d, noise2d = torch.randn_like(batch["motion"]), torch.randn_like(batch["joint"])
         self._set_lr()
         with self._autocast():

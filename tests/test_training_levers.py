@@ -1,5 +1,6 @@
-"""The optional velocity term of stage II (train.w_velocity): what it measures, which frames it sees,
-and that it is off by default so the paper's loss is unchanged."""
+"""Opt-in training levers, off by default so the paper's training is unchanged: the velocity term of stage II
+(train.w_velocity: what it measures, which frames it sees) and the low-noise share of timesteps
+(train.low_noise_share)."""
 
 import pytest
 import torch
@@ -9,6 +10,7 @@ from crossdiff.diffusion.schedule import masked_l2
 from crossdiff.errors import UserError
 from crossdiff.model import CrossDiff
 from crossdiff.training.losses import Objective, velocity_l2
+from crossdiff.training.trainer import with_low_noise_share
 
 TINY = dict(latent_dim=32, ff_size=48, layers=1, layers2=2, num_heads=2, max_frames=10, cond_mask_prob=0.0,
             dropout=0.0)
@@ -63,3 +65,22 @@ def test_the_loss_adds_the_weighted_velocity_term_only_when_asked():
 def test_other_modes_refuse_a_velocity_weight(mode):
     with pytest.raises(UserError, match="train.w_velocity"):
         objective(mode, 1.0)
+
+
+def test_the_low_noise_share_redraws_that_share_of_timesteps_from_the_lowest_tenth():
+    torch.manual_seed(0)
+    t = torch.randint(0, 1000, (20000,))
+    assert torch.equal(with_low_noise_share(t, 1000, 0.0), t)
+    assert with_low_noise_share(t, 1000, 1.0).max() < 100
+    half = with_low_noise_share(t, 1000, 0.5)
+    assert 0.48 < (half == t).float().mean() < 0.52   # half kept as drawn
+    assert 0.53 < (half < 100).float().mean() < 0.57  # 0.5 redrawn low + 0.5 x 0.1 uniform ones already low
+
+
+def test_a_low_noise_share_outside_0_to_1_is_a_user_error(tmp_path, data_root):
+    from crossdiff.training.setup import build_trainer
+    from train_helpers import tiny_config
+
+    cfg = tiny_config(tmp_path, data_root, "train.low_noise_share=1.5")
+    with pytest.raises(UserError, match="train.low_noise_share"):
+        build_trainer(cfg, *[None] * 8)   # the check comes before anything is built

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-from train_helpers import tiny_config
+from train_helpers import random_tiny_checkpoint, tiny_config
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "experiments"))
@@ -28,15 +27,7 @@ def synthetic(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory, synthetic) -> Path:
-    from crossdiff.config import section_kwargs
-    from crossdiff.io import torch_save
-    from crossdiff.model import build_model
-
-    cfg = tiny_config(tmp_path_factory.mktemp("ckpt"), synthetic)
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("weights") / "model.pt"
-    torch_save(path, build_model(**section_kwargs(cfg.model)).state_dict())
-    return path
+    return random_tiny_checkpoint(tmp_path_factory, synthetic)
 
 
 def a_single_action_family(data: Path) -> str:

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from crossdiff.errors import UserError
-from train_helpers import tiny_config
+from train_helpers import random_tiny_checkpoint, tiny_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -18,15 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory, data_root) -> Path:
     """An official-layout bare state_dict of a random tiny CrossDiff."""
-    from crossdiff.config import section_kwargs
-    from crossdiff.io import torch_save
-    from crossdiff.model import build_model
-
-    cfg = tiny_config(tmp_path_factory.mktemp("ckpt"), data_root)
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("weights") / "random.pt"
-    torch_save(path, build_model(**section_kwargs(cfg.model)).state_dict())
-    return path
+    return random_tiny_checkpoint(tmp_path_factory, data_root)
 
 
 def _config(tmp_path, data_root, checkpoint, *extra):

@@ -26,6 +26,18 @@ def tiny_config(tmp_path: Path, data_root: Path, *extra: str, stage: str | None 
     return load_config(stage, tiny_overrides(tmp_path, data_root, name) + list(extra))
 
 
+def random_tiny_checkpoint(tmp_path_factory, data_root: Path) -> Path:
+    """An official-layout bare state_dict of a random tiny CrossDiff (seed 0) in a fresh temporary folder."""
+    from crossdiff.io import torch_save
+    from crossdiff.model import build_model
+
+    cfg = tiny_config(tmp_path_factory.mktemp("ckpt"), data_root)
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "random.pt"
+    torch_save(path, build_model(**section_kwargs(cfg.model)).state_dict())
+    return path
+
+
 def fixed_batch_loss(cfg, weights, batch_items: int = 8, teacher=None) -> float:
     """The mode's loss of `weights` on the first training items, with fixed t and noise, in eval mode.
 

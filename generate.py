@@ -21,6 +21,7 @@ from pathlib import Path
 from crossdiff import runtime
 from crossdiff.config import config_parser, load_config, to_yaml
 from crossdiff.errors import exit_code
+from crossdiff.evaluation.report import guidance_interval
 from crossdiff.generation import requests_from_config, run_generation, write_index
 from crossdiff.inference import load_sampler, resolve_model, skeleton_for_width
 
@@ -39,8 +40,7 @@ def main(cfg, progress: bool = True) -> Path:
     sampler = load_sampler(cfg, rt.device, log)
     d = cfg.diffusion
     log.info(f"{len(requests)} samples from {sampler.checkpoint}: path {gen.path}, {d.sampler} "
-             f"{d.sampling_steps} steps, guidance {d.guidance_scale}"
-             + (f" from timestep {d.guidance_min_timestep}" if d.guidance_min_timestep else ""))
+             f"{d.sampling_steps} steps, guidance {d.guidance_scale}{guidance_interval(d.guidance_min_timestep)}")
     entries = run_generation(sampler, requests, out_dir, gen, cfg.seed, d.guidance_scale, progress)
     write_index(out_dir, entries, {"checkpoint": sampler.checkpoint, "sampler": d.sampler,
                                    "sampling_steps": d.sampling_steps, "guidance_scale": d.guidance_scale,

@@ -36,6 +36,7 @@ from crossdiff.diffusion.guidance import GuidedModel, head_denoiser  # noqa: E40
 from crossdiff.diffusion.sampling import ancestral_step, ddim_step, run_steps  # noqa: E402
 from crossdiff.errors import UserError, exit_code  # noqa: E402
 from crossdiff.evaluation.family_fidelity import fidelity_cases  # noqa: E402
+from crossdiff.evaluation.report import guidance_interval  # noqa: E402
 from crossdiff.inference import load_sampler, resolve_model  # noqa: E402
 from crossdiff.io import save_json  # noqa: E402
 from crossdiff.motion.family_stats import family_statistic  # noqa: E402
@@ -104,7 +105,7 @@ def main(cfg, family: str, data: Path, split: str, clips: int, passes: int, star
     rows = drift_rows(sampler, family, windows, text_emb, [c.length for c in cases], passes, starts, cfg.seed)
     d = cfg.diffusion
     print(f"{family}: {len(cases)} clips of the {split} split of {data}, {sampler.checkpoint}, {d.sampler}-"
-          f"{d.sampling_steps}, guidance {d.guidance_scale} from timestep {d.guidance_min_timestep}")
+          f"{d.sampling_steps}, guidance {d.guidance_scale}{guidance_interval(d.guidance_min_timestep)}")
     for row in rows:
         print(f"  {row['label']:<42} {row['statistic']:9.3f}  {row['ratio']:.2f}x")
     out = runtime.run_dir(cfg.save_dir, cfg.NAME) / "eval" / f"drift_{family}.json"

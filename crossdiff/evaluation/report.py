@@ -100,10 +100,9 @@ def build_report(results: dict, *, name: str, checkpoint: str | None, sampler: d
     }
 
 
-def guidance_interval(sampler: dict) -> str:
-    """", from timestep N" when guidance skips the low-noise steps (older reports have no such key)."""
-    start = sampler.get("guidance_min_timestep", 0)
-    return f" from timestep {start}" if start else ""
+def guidance_interval(min_timestep: int) -> str:
+    """" from timestep N" when guidance skips the steps below N (diffusion.guidance_min_timestep), else ""."""
+    return f" from timestep {min_timestep}" if min_timestep else ""
 
 
 def report_markdown(report: dict) -> str:
@@ -116,7 +115,7 @@ def report_markdown(report: dict) -> str:
         f"- checkpoint: `{report['checkpoint']}`",
         f"- created: {report['created']} ({report['seconds']:.1f} s)",
         f"- sampler: {sampler['sampler']}, {sampler['sampling_steps']} of {sampler['diffusion_steps']} steps, "
-        f"guidance scale {sampler['guidance_scale']}{guidance_interval(sampler)}, "
+        f"guidance scale {sampler['guidance_scale']}{guidance_interval(sampler.get('guidance_min_timestep', 0))}, "
         f"{sampler.get('precision', 'float32')}, path {sampler['path']}"
         + (f", change_idx {sampler['change_idx']}" if sampler["path"] == "mixture" else ""),
         f"- protocol: {protocol['replications']} replications x {batches} of {protocol['batch_size']} "

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from crossdiff.diffusion.schedule import masked_l2
+from crossdiff.errors import UserError
 
 MODES = ("pretrain", "finetune", "finetune_ucf")
 
@@ -65,7 +66,8 @@ def velocity_l2(target, pred, mask):
 
 
 def combine(terms: dict, w_m2j: float, w_j2m: float, w_velocity: float) -> torch.Tensor:
-    """Batch mean of L_3D→3D + w_velocity·L_vel + L_2D→2D + w_m2j·L_3D→2D + w_j2m·L_2D→3D (missing terms count 0)."""
+    """Batch mean of L_3D→3D + w_velocity·L_vel + L_2D→2D + w_m2j·L_3D→2D + w_j2m·L_2D→3D
+    (missing terms count 0)."""
     total = terms["3d_3d"]
     if "velocity" in terms:
         total = total + w_velocity * terms["velocity"]
@@ -85,15 +87,11 @@ class Objective(nn.Module):
                  pseudo_label: Callable | None = None, w_velocity: float = 0.0):
         super().__init__()
         if mode not in MODES:
-            from crossdiff.errors import UserError
-
             raise UserError(f"train.mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.model = model
         self.diffusion = diffusion
         self.mode = mode
         if w_velocity and mode != "finetune":
-            from crossdiff.errors import UserError
-
             raise UserError(f"train.w_velocity={w_velocity} is only used by train.mode=finetune, not {mode!r}: "
                             f"set it to 0")
         self.w_m2j, self.w_j2m, self.w_velocity = w_m2j, w_j2m, w_velocity
